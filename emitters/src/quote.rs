@@ -1,0 +1,1 @@
+//! Quoting shared by all emitters (placeholder until the emitters land).

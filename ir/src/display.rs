@@ -1,0 +1,190 @@
+//! A readable dump of the IR, close to nft's syntax, with provenance.
+//!
+//! The dump is for people (`fwc compile --dump-ir`, snapshot tests); the nft
+//! emitter, not this module, defines what nft is given.
+
+use std::fmt::{self, Display, Formatter, Write as _};
+
+use crate::rule::{CmpOp, Field, IpFamily, MapRef, Match, Nat, RejectKind, Rule, SetRef, Statement, Value, Verdict};
+use crate::ruleset::{ChainKind, Ownership, Ruleset, Table};
+
+impl Display for Field {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let ip = |fam: &IpFamily| if *fam == IpFamily::V4 { "ip" } else { "ip6" };
+        match self {
+            Field::Iif => f.write_str("iif"),
+            Field::Oif => f.write_str("oif"),
+            Field::IifName => f.write_str("iifname"),
+            Field::OifName => f.write_str("oifname"),
+            Field::Saddr(fam) => write!(f, "{} saddr", ip(fam)),
+            Field::Daddr(fam) => write!(f, "{} daddr", ip(fam)),
+            Field::L4Proto => f.write_str("meta l4proto"),
+            Field::Sport(p) => write!(f, "{p} sport"),
+            Field::Dport(p) => write!(f, "{p} dport"),
+            Field::CtState => f.write_str("ct state"),
+            Field::EtherSaddr => f.write_str("ether saddr"),
+            Field::EtherDaddr => f.write_str("ether daddr"),
+        }
+    }
+}
+
+impl Display for Value {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Ifname(n) => write!(f, "\"{n}\""),
+            Value::Prefix(n) => write!(f, "{n}"),
+            Value::Proto(p) => write!(f, "{p}"),
+            Value::Ports(p) => write!(f, "{p}"),
+            Value::CtStates(s) => write!(f, "{s}"),
+            Value::Mac(m) => write!(f, "{m}"),
+            Value::Set(SetRef::Named(id)) => write!(f, "@set#{}", id.0),
+            Value::Set(SetRef::Anonymous(items)) => {
+                f.write_str("{ ")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str(" }")
+            }
+        }
+    }
+}
+
+impl Display for Match {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self.op {
+            CmpOp::Eq => write!(f, "{} {}", self.field, self.value),
+            CmpOp::Ne => write!(f, "{} != {}", self.field, self.value),
+        }
+    }
+}
+
+fn ports(p: &Option<crate::value::PortRange>) -> String {
+    p.map(|p| format!(":{p}")).unwrap_or_default()
+}
+
+impl Display for Statement {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Statement::Counter => f.write_str("counter"),
+            Statement::Log { prefix } => write!(f, "log prefix \"{prefix}\""),
+            Statement::Nat(Nat::Masquerade { ports: None }) => f.write_str("masquerade"),
+            Statement::Nat(Nat::Masquerade { ports: p }) => write!(f, "masquerade to {}", ports(p)),
+            Statement::Nat(Nat::Snat { addr, ports: p }) => write!(f, "snat to {addr}{}", ports(p)),
+            Statement::Nat(Nat::Dnat { addr, ports: p }) => write!(f, "dnat to {addr}{}", ports(p)),
+            Statement::ChecksumFill => f.write_str("checksum-fill"),
+        }
+    }
+}
+
+/// Prints a verdict; chain handles are resolved to names through `table`.
+struct VerdictIn<'a>(&'a Table, &'a Verdict);
+
+impl Display for VerdictIn<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        let name = |id: &crate::ruleset::ChainId| {
+            t.chains.get(id.0).map(|c| c.name.to_string()).unwrap_or_else(|| format!("#{}", id.0))
+        };
+        match self.1 {
+            Verdict::Accept => f.write_str("accept"),
+            Verdict::Drop => f.write_str("drop"),
+            Verdict::Reject(RejectKind::Default) => f.write_str("reject"),
+            Verdict::Reject(RejectKind::TcpReset) => f.write_str("reject with tcp reset"),
+            Verdict::Reject(RejectKind::PortUnreachable) => f.write_str("reject with port-unreachable"),
+            Verdict::Reject(RejectKind::AdminProhibited) => f.write_str("reject with admin-prohibited"),
+            Verdict::Return => f.write_str("return"),
+            Verdict::Jump(c) => write!(f, "jump {}", name(c)),
+            Verdict::Goto(c) => write!(f, "goto {}", name(c)),
+            Verdict::Vmap { key, map } => {
+                let key: Vec<_> = key.iter().map(|k| k.to_string()).collect();
+                write!(f, "{} vmap ", key.join(" . "))?;
+                match map {
+                    MapRef::Named(id) => match t.maps.get(id.0) {
+                        Some(m) => write!(f, "@{}", m.name),
+                        None => write!(f, "@map#{}", id.0),
+                    },
+                    MapRef::Anonymous(elems) => {
+                        f.write_str("{ ")?;
+                        for (i, (k, v)) in elems.iter().enumerate() {
+                            if i > 0 {
+                                f.write_str(", ")?;
+                            }
+                            let k: Vec<_> = k.iter().map(|v| v.to_string()).collect();
+                            write!(f, "{} : {}", k.join(" . "), VerdictIn(t, v))?;
+                        }
+                        f.write_str(" }")
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn rule_line(t: &Table, r: &Rule) -> String {
+    let mut parts: Vec<String> = r.matches.iter().map(|m| m.to_string()).collect();
+    parts.extend(r.statements.iter().map(|s| s.to_string()));
+    if let Some(v) = &r.verdict {
+        parts.push(VerdictIn(t, v).to_string());
+    }
+    if let Some(c) = &r.comment {
+        parts.push(format!("comment \"{c}\""));
+    }
+    let mut line = parts.join(" ");
+    if line.is_empty() {
+        line.push_str("continue");
+    }
+    line
+}
+
+impl Display for Table {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let own = match self.ownership {
+            Ownership::Owned => "",
+            Ownership::External => " # external",
+        };
+        writeln!(f, "table {} {} {{{own}", self.family, self.name)?;
+        for s in &self.sets {
+            let elems: Vec<_> = s.elements.iter().map(|e| e.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" . ")).collect();
+            writeln!(f, "  set {} {{ type {:?};{} elements = {{ {} }} }}", s.name, s.key, if s.interval { " flags interval;" } else { "" }, elems.join(", "))?;
+        }
+        for m in &self.maps {
+            let elems: Vec<_> = m
+                .elements
+                .iter()
+                .map(|(k, v)| format!("{} : {}", k.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" . "), VerdictIn(self, v)))
+                .collect();
+            writeln!(f, "  map {} {{ type {:?} : verdict; elements = {{ {} }} }}", m.name, m.key, elems.join(", "))?;
+        }
+        for c in &self.chains {
+            let mut head = format!("  chain {} {{", c.name);
+            if let ChainKind::Base { hook, ty, priority, policy } = &c.kind {
+                let _ = write!(head, " type {} hook {} priority {priority}; policy {};", ty.keyword(), hook.keyword(), policy.keyword());
+            }
+            if c.ownership == Ownership::External {
+                head.push_str(" # external");
+            }
+            writeln!(f, "{head}")?;
+            for r in &c.rules {
+                let seq = r.seq.map(|s| format!(" seq {s}")).unwrap_or_default();
+                writeln!(f, "    {}  # {}{seq}", rule_line(self, r), r.provenance)?;
+            }
+            writeln!(f, "  }}")?;
+        }
+        writeln!(f, "}}")
+    }
+}
+
+impl Display for Ruleset {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        for (i, t) in self.tables.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{t}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,328 @@
+//! Rules: matches, statements and one verdict.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::provenance::Provenance;
+use crate::ruleset::{ChainId, MapId, SetId};
+use crate::value::{AddrRange, Comment, CtStates, Ifname, L4Proto, MacAddr, PortRange};
+
+/// An IP family, for fields that exist in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IpFamily {
+    /// IPv4 (`ip`).
+    V4,
+    /// IPv6 (`ip6`).
+    V6,
+}
+
+impl IpFamily {
+    /// The family of an address.
+    pub fn of(addr: &IpAddr) -> IpFamily {
+        if addr.is_ipv4() {
+            IpFamily::V4
+        } else {
+            IpFamily::V6
+        }
+    }
+
+    /// The family of a prefix.
+    pub fn of_net(net: &IpNet) -> IpFamily {
+        IpFamily::of(&net.addr())
+    }
+}
+
+/// A packet field a rule can compare.
+///
+/// One enum for all fields keeps passes generic: "rules that differ only in
+/// one field" is a comparison of `Match::field`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    /// Input interface by index (`iif`); the interface must exist at load time.
+    Iif,
+    /// Output interface by index (`oif`).
+    Oif,
+    /// Input interface by name (`iifname`).
+    IifName,
+    /// Output interface by name (`oifname`).
+    OifName,
+    /// Source address of the given family.
+    Saddr(IpFamily),
+    /// Destination address of the given family.
+    Daddr(IpFamily),
+    /// Layer-4 protocol, whatever the network family (`meta l4proto`).
+    L4Proto,
+    /// Source port of a protocol with ports.
+    Sport(L4Proto),
+    /// Destination port of a protocol with ports.
+    Dport(L4Proto),
+    /// Conntrack state (`ct state`).
+    CtState,
+    /// Ethernet source address.
+    EtherSaddr,
+    /// Ethernet destination address.
+    EtherDaddr,
+}
+
+/// The type of a field's values, also the key type of sets and maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// An interface index (`iface_index`).
+    IfIndex,
+    /// An interface name (`ifname`).
+    Ifname,
+    /// An IPv4 address or prefix (`ipv4_addr`).
+    Ipv4Addr,
+    /// An IPv6 address or prefix (`ipv6_addr`).
+    Ipv6Addr,
+    /// A protocol number (`inet_proto`).
+    InetProto,
+    /// A port (`inet_service`).
+    InetService,
+    /// A conntrack state (`ct_state`).
+    CtState,
+    /// A MAC address (`ether_addr`).
+    EtherAddr,
+}
+
+impl Field {
+    /// The type of the values this field is compared with.
+    pub fn key_type(self) -> KeyType {
+        match self {
+            Field::Iif | Field::Oif => KeyType::IfIndex,
+            Field::IifName | Field::OifName => KeyType::Ifname,
+            Field::Saddr(IpFamily::V4) | Field::Daddr(IpFamily::V4) => KeyType::Ipv4Addr,
+            Field::Saddr(IpFamily::V6) | Field::Daddr(IpFamily::V6) => KeyType::Ipv6Addr,
+            Field::L4Proto => KeyType::InetProto,
+            Field::Sport(_) | Field::Dport(_) => KeyType::InetService,
+            Field::CtState => KeyType::CtState,
+            Field::EtherSaddr | Field::EtherDaddr => KeyType::EtherAddr,
+        }
+    }
+
+    /// The IP family the field implies, if any: a rule matching it only sees
+    /// packets of that family.
+    pub fn ip_family(self) -> Option<IpFamily> {
+        match self {
+            Field::Saddr(f) | Field::Daddr(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// Equal to, or contained in (prefix, range, set).
+    Eq,
+    /// Not equal to, or not contained in.
+    Ne,
+}
+
+/// A value a field is compared with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Value {
+    /// An interface name (for index and name fields alike).
+    Ifname(Ifname),
+    /// An address prefix; a single address is a full-length prefix.
+    Prefix(IpNet),
+    /// A protocol.
+    Proto(L4Proto),
+    /// A port range; a single port is a range of one.
+    Ports(PortRange),
+    /// Conntrack states (the match succeeds if the packet is in any of them).
+    CtStates(CtStates),
+    /// A MAC address.
+    Mac(MacAddr),
+    /// Membership in a set.
+    Set(SetRef),
+}
+
+/// The set a [`Value::Set`] refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SetRef {
+    /// An anonymous set written inline (`{ a, b }`); elements are scalars.
+    Anonymous(Vec<Value>),
+    /// A named set of the same table.
+    Named(SetId),
+}
+
+/// One comparison: `field op value`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Match {
+    /// What is compared.
+    pub field: Field,
+    /// How.
+    pub op: CmpOp,
+    /// With what.
+    pub value: Value,
+}
+
+impl Match {
+    /// `field == value`.
+    pub fn eq(field: Field, value: Value) -> Self {
+        Match {
+            field,
+            op: CmpOp::Eq,
+            value,
+        }
+    }
+
+    /// `field != value`.
+    pub fn ne(field: Field, value: Value) -> Self {
+        Match {
+            field,
+            op: CmpOp::Ne,
+            value,
+        }
+    }
+}
+
+/// Address translation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Nat {
+    /// Source NAT to the output interface's address, optionally to a port range.
+    Masquerade {
+        /// Port range to map source ports into.
+        ports: Option<PortRange>,
+    },
+    /// Source NAT to an address range, optionally to a port range.
+    Snat {
+        /// Addresses to translate to.
+        addr: AddrRange,
+        /// Port range to map source ports into.
+        ports: Option<PortRange>,
+    },
+    /// Destination NAT to an address range, optionally to a port range.
+    Dnat {
+        /// Addresses to translate to.
+        addr: AddrRange,
+        /// Port range to translate to.
+        ports: Option<PortRange>,
+    },
+}
+
+/// A non-terminal action.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Statement {
+    /// Count packets and bytes.
+    Counter,
+    /// Log the packet with a prefix.
+    Log {
+        /// Log prefix.
+        prefix: Comment,
+    },
+    /// Address translation (only in NAT chains). Ends evaluation of the hook
+    /// for the packet like `accept`, without being a verdict in nft's grammar.
+    Nat(Nat),
+    /// Fill in the layer-4 checksum of the packet (libvirt's fix for DHCP
+    /// clients that reject the partial checksums of offloaded packets).
+    /// iptables says `-j CHECKSUM --checksum-fill` in table mangle; nft has no
+    /// such statement, so the nft target realises it as a `tc ... action csum`
+    /// on the output device or reports a lowering note.
+    ChecksumFill,
+}
+
+/// How a `reject` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RejectKind {
+    /// The target's default (ICMP port unreachable, TCP reset in nft's `inet`).
+    #[default]
+    Default,
+    /// A TCP reset.
+    TcpReset,
+    /// ICMP/ICMPv6 port unreachable.
+    PortUnreachable,
+    /// ICMP/ICMPv6 administratively prohibited.
+    AdminProhibited,
+}
+
+/// What happens to a packet that matched.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// Accept for this hook.
+    Accept,
+    /// Drop.
+    Drop,
+    /// Drop and answer.
+    Reject(RejectKind),
+    /// Return to the calling chain.
+    Return,
+    /// Call a chain of the same table.
+    Jump(ChainId),
+    /// Continue in a chain of the same table, never returning.
+    Goto(ChainId),
+    /// Look up the packet's key in a verdict map; no verdict if absent.
+    Vmap {
+        /// The fields concatenated into the key (`iifname . oifname`).
+        key: Vec<Field>,
+        /// The map.
+        map: MapRef,
+    },
+}
+
+/// The verdict map a [`Verdict::Vmap`] refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MapRef {
+    /// An anonymous map written inline; each key has one value per key field.
+    Anonymous(Vec<(Vec<Value>, Verdict)>),
+    /// A named map of the same table.
+    Named(MapId),
+}
+
+/// A rule: if every match holds, run the statements, then the verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Rule {
+    /// All must hold (an empty list matches every packet). Order is kept:
+    /// emitters print matches in this order.
+    pub matches: Vec<Match>,
+    /// Run in order when the rule matches.
+    pub statements: Vec<Statement>,
+    /// `None`: evaluation continues with the next rule (unless a
+    /// [`Statement::Nat`] ended it).
+    pub verdict: Option<Verdict>,
+    /// An optional comment for the emitted rule.
+    pub comment: Option<Comment>,
+    /// Where the rule came from.
+    pub provenance: Provenance,
+    /// In layouts that add rules one command at a time (libvirt's), the rule's
+    /// place in that sequence. Such rules are *inserted* at the head of their
+    /// chain, so within a chain `seq` decreases along `Chain::rules`.
+    /// `None` for declarative layouts.
+    pub seq: Option<u32>,
+}
+
+impl Rule {
+    /// A rule with the given matches and verdict, no statements.
+    pub fn new(provenance: Provenance, matches: Vec<Match>, verdict: Option<Verdict>) -> Self {
+        Rule {
+            matches,
+            statements: Vec::new(),
+            verdict,
+            comment: None,
+            provenance,
+            seq: None,
+        }
+    }
+
+    /// Adds a statement (builder style).
+    pub fn with(mut self, statement: Statement) -> Self {
+        self.statements.push(statement);
+        self
+    }
+
+    /// Sets the command sequence number (builder style).
+    pub fn at_seq(mut self, seq: u32) -> Self {
+        self.seq = Some(seq);
+        self
+    }
+
+    /// The NAT statement of the rule, if any.
+    pub fn nat(&self) -> Option<&Nat> {
+        self.statements.iter().find_map(|s| match s {
+            Statement::Nat(n) => Some(n),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,379 @@
+//! Complete validation of a ruleset: emitters may assume what this checks.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use crate::rule::{CmpOp, Field, KeyType, MapRef, Match, Rule, SetRef, Statement, Value, Verdict};
+use crate::ruleset::{ChainId, ChainKind, ChainType, Family, Hook, Ruleset, Table};
+use crate::rule::{IpFamily, Nat};
+
+/// Where in the ruleset a problem is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// `family name` of the table.
+    pub table: String,
+    /// The chain, if the problem is inside one.
+    pub chain: Option<String>,
+    /// Index of the rule in the chain, if the problem is in a rule.
+    pub rule: Option<usize>,
+    /// The rule's provenance, if any.
+    pub provenance: Option<String>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "table {}", self.table)?;
+        if let Some(c) = &self.chain {
+            write!(f, ", chain {c}")?;
+        }
+        if let Some(r) = self.rule {
+            write!(f, ", rule {}", r + 1)?;
+        }
+        if let Some(p) = &self.provenance {
+            write!(f, " (from {p})")?;
+        }
+        Ok(())
+    }
+}
+
+/// One validation failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{location}: {message}")]
+pub struct ValidationError {
+    /// Where.
+    pub location: Location,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Target-specific limits beyond the IR's own (see [`Limits::NFT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest chain name the target accepts, in bytes.
+    pub max_chain_name: usize,
+    /// Longest table/set/map name, in bytes.
+    pub max_object_name: usize,
+}
+
+impl Limits {
+    /// nftables (`NFT_NAME_MAXLEN` and `NFT_CHAIN_MAXNAMELEN`, 256 with the NUL).
+    pub const NFT: Limits = Limits {
+        max_chain_name: 255,
+        max_object_name: 255,
+    };
+    /// iptables/ip6tables (`XT_EXTENSION_MAXNAMELEN`, 29 with the NUL).
+    pub const XTABLES: Limits = Limits {
+        max_chain_name: 28,
+        max_object_name: 28,
+    };
+    /// ebtables (`EBT_CHAIN_MAXNAMELEN`, 32 with the NUL).
+    pub const EBTABLES: Limits = Limits {
+        max_chain_name: 31,
+        max_object_name: 31,
+    };
+}
+
+/// Checks everything the IR promises emitters, with nftables' name limits.
+/// Returns every problem found, not only the first.
+pub fn validate(rs: &Ruleset) -> Result<(), Vec<ValidationError>> {
+    validate_with(rs, Limits::NFT)
+}
+
+/// [`validate`] with a target's name limits.
+pub fn validate_with(rs: &Ruleset, limits: Limits) -> Result<(), Vec<ValidationError>> {
+    let mut errs = Vec::new();
+    let mut tables = HashSet::new();
+    for t in &rs.tables {
+        if !tables.insert((t.family, t.name.as_str())) {
+            errs.push(err(t, None, None, "the table is declared twice".into()));
+        }
+        check_table(t, limits, &mut errs);
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+fn err(t: &Table, chain: Option<ChainId>, rule: Option<(usize, &Rule)>, message: String) -> ValidationError {
+    ValidationError {
+        location: Location {
+            table: format!("{} {}", t.family, t.name),
+            chain: chain.map(|c| t.chains[c.0].name.to_string()),
+            rule: rule.map(|(i, _)| i),
+            provenance: rule.map(|(_, r)| r.provenance.to_string()),
+        },
+        message,
+    }
+}
+
+fn check_table(t: &Table, limits: Limits, errs: &mut Vec<ValidationError>) {
+    if t.name.as_str().len() > limits.max_object_name {
+        errs.push(err(t, None, None, format!(
+            "table name is longer than {} bytes", limits.max_object_name
+        )));
+    }
+    let mut names = HashSet::new();
+    for (i, c) in t.chains.iter().enumerate() {
+        if !names.insert(c.name.as_str()) {
+            errs.push(err(t, Some(ChainId(i)), None, "the chain is declared twice".into()));
+        }
+        if c.name.as_str().len() > limits.max_chain_name {
+            errs.push(err(t, Some(ChainId(i)), None, format!(
+                "chain name is longer than the kernel's limit of {} bytes", limits.max_chain_name
+            )));
+        }
+    }
+    let mut objects = HashSet::new();
+    for name in t.sets.iter().map(|s| &s.name).chain(t.maps.iter().map(|m| &m.name)) {
+        if !objects.insert(name.as_str()) {
+            errs.push(err(t, None, None, format!("set or map '{name}' is declared twice")));
+        }
+        if name.as_str().len() > limits.max_object_name {
+            errs.push(err(t, None, None, format!(
+                "set or map name '{name}' is longer than {} bytes", limits.max_object_name
+            )));
+        }
+    }
+    for s in &t.sets {
+        for e in &s.elements {
+            if let Err(m) = check_key(&s.key, e, s.interval) {
+                errs.push(err(t, None, None, format!("set '{}': {m}", s.name)));
+            }
+        }
+    }
+    for m in &t.maps {
+        for (k, v) in &m.elements {
+            if let Err(msg) = check_key(&m.key, k, m.interval) {
+                errs.push(err(t, None, None, format!("map '{}': {msg}", m.name)));
+            }
+            if let Err(msg) = check_verdict(t, v) {
+                errs.push(err(t, None, None, format!("map '{}': {msg}", m.name)));
+            }
+        }
+    }
+    for (ci, c) in t.chains.iter().enumerate() {
+        let cid = Some(ChainId(ci));
+        let mut last_seq = None;
+        for (ri, r) in c.rules.iter().enumerate() {
+            let at = Some((ri, r));
+            for m in &r.matches {
+                if let Err(msg) = check_match(t, m) {
+                    errs.push(err(t, cid, at, msg));
+                }
+            }
+            for s in &r.statements {
+                if let Err(msg) = check_statement(&c.kind, s) {
+                    errs.push(err(t, cid, at, msg));
+                }
+            }
+            if let Some(v) = &r.verdict {
+                if let Err(msg) = check_verdict(t, v) {
+                    errs.push(err(t, cid, at, msg));
+                }
+            }
+            if let Some(seq) = r.seq {
+                if let Some(prev) = last_seq {
+                    if seq >= prev {
+                        errs.push(err(t, cid, at, format!(
+                            "inserted rules must have decreasing sequence numbers ({prev} then {seq})"
+                        )));
+                    }
+                }
+                last_seq = Some(seq);
+            }
+        }
+    }
+    if let Some(cycle) = find_jump_cycle(t) {
+        let names: Vec<_> = cycle.iter().map(|c| t.chains[c.0].name.to_string()).collect();
+        errs.push(err(t, Some(cycle[0]), None, format!("jump cycle: {}", names.join(" -> "))));
+    }
+}
+
+fn family_allows(table: Family, f: IpFamily) -> bool {
+    !matches!((table, f), (Family::Ip, IpFamily::V6) | (Family::Ip6, IpFamily::V4))
+}
+
+fn value_fits(key: KeyType, v: &Value, interval: bool) -> Result<(), String> {
+    let ok = match (key, v) {
+        (KeyType::IfIndex | KeyType::Ifname, Value::Ifname(_)) => true,
+        (KeyType::Ipv4Addr, Value::Prefix(n)) => n.addr().is_ipv4() && (interval || n.prefix_len() == 32),
+        (KeyType::Ipv6Addr, Value::Prefix(n)) => n.addr().is_ipv6() && (interval || n.prefix_len() == 128),
+        (KeyType::InetProto, Value::Proto(_)) => true,
+        (KeyType::InetService, Value::Ports(p)) => interval || p.start == p.end,
+        (KeyType::CtState, Value::CtStates(s)) => !s.is_empty(),
+        (KeyType::EtherAddr, Value::Mac(_)) => true,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("value {v} does not fit a key of type {key:?}{}", if interval { "" } else { " (no intervals)" }))
+    }
+}
+
+fn check_key(key: &[KeyType], values: &[Value], interval: bool) -> Result<(), String> {
+    if key.len() != values.len() {
+        return Err(format!("element has {} values for a key of {} fields", values.len(), key.len()));
+    }
+    key.iter().zip(values).try_for_each(|(k, v)| value_fits(*k, v, interval))
+}
+
+fn check_match(t: &Table, m: &Match) -> Result<(), String> {
+    if let Some(f) = m.field.ip_family() {
+        if !family_allows(t.family, f) {
+            return Err(format!("{:?} cannot be matched in a table of family {}", m.field, t.family));
+        }
+    }
+    if let Field::Sport(p) | Field::Dport(p) = m.field {
+        if !p.has_ports() {
+            return Err(format!("protocol {p} has no ports"));
+        }
+    }
+    if matches!(m.field, Field::EtherSaddr | Field::EtherDaddr) && !matches!(t.family, Family::Bridge | Family::Netdev | Family::Inet | Family::Ip | Family::Ip6) {
+        return Err("ethernet addresses cannot be matched here".into());
+    }
+    let key = m.field.key_type();
+    match &m.value {
+        Value::Set(SetRef::Anonymous(items)) => {
+            if items.is_empty() {
+                return Err("an anonymous set must not be empty".into());
+            }
+            for v in items {
+                if matches!(v, Value::Set(_)) {
+                    return Err("a set cannot contain a set".into());
+                }
+                value_fits(key, v, true)?;
+            }
+            Ok(())
+        }
+        Value::Set(SetRef::Named(id)) => {
+            let s = t.sets.get(id.0).ok_or_else(|| format!("reference to missing set #{}", id.0))?;
+            if s.key != [key] {
+                return Err(format!("set '{}' holds {:?}, not {key:?}", s.name, s.key));
+            }
+            Ok(())
+        }
+        Value::CtStates(_) if m.op == CmpOp::Ne => Ok(()),
+        v => value_fits(key, v, true),
+    }
+}
+
+fn check_statement(kind: &ChainKind, s: &Statement) -> Result<(), String> {
+    match (s, kind) {
+        (Statement::Nat(_), ChainKind::Base { ty, .. }) if *ty != ChainType::Nat => {
+            Err("NAT is only allowed in NAT chains".into())
+        }
+        (Statement::Nat(Nat::Masquerade { .. } | Nat::Snat { .. }), ChainKind::Base { hook, .. })
+            if !matches!(hook, Hook::Postrouting | Hook::Input) =>
+        {
+            Err(format!("source NAT is not allowed in hook {}", hook.keyword()))
+        }
+        (Statement::Nat(Nat::Dnat { .. }), ChainKind::Base { hook, .. })
+            if !matches!(hook, Hook::Prerouting | Hook::Output) =>
+        {
+            Err(format!("destination NAT is not allowed in hook {}", hook.keyword()))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_verdict(t: &Table, v: &Verdict) -> Result<(), String> {
+    match v {
+        Verdict::Jump(c) | Verdict::Goto(c) => {
+            let target = t.chains.get(c.0).ok_or_else(|| format!("jump to missing chain #{}", c.0))?;
+            if matches!(target.kind, ChainKind::Base { .. }) {
+                return Err(format!("jump to base chain '{}'", target.name));
+            }
+            Ok(())
+        }
+        Verdict::Vmap { key, map } => match map {
+            MapRef::Anonymous(elems) => {
+                let types: Vec<_> = key.iter().map(|f| f.key_type()).collect();
+                for (k, v) in elems {
+                    check_key(&types, k, true)?;
+                    check_verdict(t, v)?;
+                }
+                Ok(())
+            }
+            MapRef::Named(id) => {
+                let m = t.maps.get(id.0).ok_or_else(|| format!("reference to missing map #{}", id.0))?;
+                let types: Vec<_> = key.iter().map(|f| f.key_type()).collect();
+                if m.key != types {
+                    return Err(format!("map '{}' is keyed by {:?}, not {types:?}", m.name, m.key));
+                }
+                Ok(())
+            }
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Chains a rule or map element can pass control to.
+fn successors(t: &Table, chain: &crate::ruleset::Chain) -> Vec<ChainId> {
+    fn from_verdict(t: &Table, v: &Verdict, out: &mut Vec<ChainId>) {
+        match v {
+            Verdict::Jump(c) | Verdict::Goto(c) => out.push(*c),
+            Verdict::Vmap { map: MapRef::Anonymous(e), .. } => {
+                e.iter().for_each(|(_, v)| from_verdict(t, v, out))
+            }
+            Verdict::Vmap { map: MapRef::Named(id), .. } => {
+                if let Some(m) = t.maps.get(id.0) {
+                    m.elements.iter().for_each(|(_, v)| from_verdict(t, v, out))
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for r in &chain.rules {
+        if let Some(v) = &r.verdict {
+            from_verdict(t, v, &mut out);
+        }
+    }
+    out.retain(|c| c.0 < t.chains.len());
+    out
+}
+
+/// A cycle in the jump graph, as the chains along it, if there is one.
+pub fn find_jump_cycle(t: &Table) -> Option<Vec<ChainId>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    fn visit(t: &Table, c: ChainId, marks: &mut [Mark], path: &mut Vec<ChainId>) -> Option<Vec<ChainId>> {
+        marks[c.0] = Mark::Active;
+        path.push(c);
+        for s in successors(t, &t.chains[c.0]) {
+            match marks[s.0] {
+                Mark::Active => {
+                    let start = path.iter().position(|&p| p == s).unwrap_or(0);
+                    let mut cycle = path[start..].to_vec();
+                    cycle.push(s);
+                    return Some(cycle);
+                }
+                Mark::New => {
+                    if let Some(c) = visit(t, s, marks, path) {
+                        return Some(c);
+                    }
+                }
+                Mark::Done => {}
+            }
+        }
+        path.pop();
+        marks[c.0] = Mark::Done;
+        None
+    }
+    let mut marks = vec![Mark::New; t.chains.len()];
+    for i in 0..t.chains.len() {
+        if marks[i] == Mark::New {
+            if let Some(c) = visit(t, ChainId(i), &mut marks, &mut Vec::new()) {
+                return Some(c);
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,564 @@
+//! Validated scalar values: interface names, object names, comments, MACs,
+//! ports and address ranges.
+//!
+//! Every value that ends up in an emitted script is one of these types, and
+//! each constructor rejects what a target could misread. That is how fwc keeps
+//! input from injecting commands: emitters print these values verbatim (or
+//! inside quotes they know are safe) and never escape anything themselves.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+/// Why a value was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} '{value}' {reason}")]
+pub struct ValueError {
+    /// What kind of value it was meant to be ("interface name", ...).
+    pub kind: &'static str,
+    /// The rejected text, with control characters escaped for display.
+    pub value: String,
+    /// Why it was rejected, phrased to follow the value.
+    pub reason: String,
+}
+
+impl ValueError {
+    fn new(kind: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        ValueError {
+            kind,
+            value: value.escape_debug().to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A Linux network interface name, as the kernel accepts it.
+///
+/// At most 15 bytes (`IFNAMSIZ - 1`), not empty, not `.` or `..`, and free of
+/// `/`, `:`, whitespace, quotes, backslashes and control characters. Those
+/// rules make the name safe to print unquoted in every target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ifname(String);
+
+impl Ifname {
+    /// The kernel's limit on interface name length, in bytes.
+    pub const MAX_LEN: usize = 15;
+
+    /// Checks `name` against the kernel's rules for interface names.
+    pub fn new(name: &str) -> Result<Self, ValueError> {
+        const KIND: &str = "interface name";
+        if name.is_empty() {
+            return Err(ValueError::new(KIND, name, "is empty"));
+        }
+        if name.len() > Self::MAX_LEN {
+            return Err(ValueError::new(
+                KIND,
+                name,
+                format!("is longer than {} bytes", Self::MAX_LEN),
+            ));
+        }
+        if name == "." || name == ".." {
+            return Err(ValueError::new(KIND, name, "is reserved"));
+        }
+        if let Some(c) = name.chars().find(|&c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '/' | ':' | '"' | '\'' | '\\' | '`' | '$' | ';' | '!')
+                || !c.is_ascii()
+        }) {
+            return Err(ValueError::new(
+                KIND,
+                name,
+                format!("is not a valid interface name ('{}' is not allowed)", c.escape_debug()),
+            ));
+        }
+        Ok(Ifname(name.to_owned()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Ifname {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Ifname {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ifname::new(s)
+    }
+}
+
+/// The name of a table, chain, set or map.
+///
+/// An identifier every target accepts unquoted: an ASCII letter or `_`, then
+/// letters, digits, `_`, `-` and `.`, at most [`Name::MAX_LEN`] bytes. Shorter
+/// per-target limits (28 bytes for an iptables chain) are checked by
+/// [`crate::validate`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(String);
+
+impl Name {
+    /// nftables' limit on object names (`NFT_NAME_MAXLEN - 1`).
+    pub const MAX_LEN: usize = 255;
+
+    /// Checks `name` against the identifier rules.
+    pub fn new(name: &str) -> Result<Self, ValueError> {
+        const KIND: &str = "object name";
+        let mut chars = name.chars();
+        match chars.next() {
+            None => return Err(ValueError::new(KIND, name, "is empty")),
+            Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+                return Err(ValueError::new(
+                    KIND,
+                    name,
+                    "must start with an ASCII letter or '_'",
+                ))
+            }
+            _ => {}
+        }
+        if let Some(c) =
+            chars.find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        {
+            return Err(ValueError::new(
+                KIND,
+                name,
+                format!("contains '{}'", c.escape_debug()),
+            ));
+        }
+        if name.len() > Self::MAX_LEN {
+            return Err(ValueError::new(
+                KIND,
+                name,
+                format!("is longer than {} bytes", Self::MAX_LEN),
+            ));
+        }
+        Ok(Name(name.to_owned()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for Name {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Name::new(s)
+    }
+}
+
+/// A rule comment: printable ASCII without `"` or `\`, at most 128 bytes.
+///
+/// Emitters put it between double quotes, which is safe because neither a
+/// quote nor an escape character can occur inside.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Comment(String);
+
+impl Comment {
+    /// nftables' limit on comment length (`NFT_USERDATA_MAXLEN` allows more,
+    /// but `nft` rejects comments over 128 characters).
+    pub const MAX_LEN: usize = 128;
+
+    /// Checks `text` against the comment rules.
+    pub fn new(text: &str) -> Result<Self, ValueError> {
+        const KIND: &str = "comment";
+        if text.len() > Self::MAX_LEN {
+            return Err(ValueError::new(
+                KIND,
+                text,
+                format!("is longer than {} bytes", Self::MAX_LEN),
+            ));
+        }
+        if let Some(c) = text
+            .chars()
+            .find(|&c| !(c.is_ascii_graphic() || c == ' ') || matches!(c, '"' | '\\'))
+        {
+            return Err(ValueError::new(
+                KIND,
+                text,
+                format!("contains '{}'", c.escape_debug()),
+            ));
+        }
+        Ok(Comment(text.to_owned()))
+    }
+
+    /// Builds a comment from arbitrary text, replacing what [`Comment::new`]
+    /// would reject and truncating to the length limit. For comments fwc
+    /// writes itself (provenance), where losing a character beats failing.
+    pub fn lossy(text: &str) -> Self {
+        let mut out = String::new();
+        for c in text.chars() {
+            let c = if (c.is_ascii_graphic() || c == ' ') && !matches!(c, '"' | '\\') {
+                c
+            } else {
+                '_'
+            };
+            if out.len() + 1 > Self::MAX_LEN {
+                break;
+            }
+            out.push(c);
+        }
+        Comment(out)
+    }
+
+    /// The comment as text (never contains `"` or `\`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Comment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An inclusive range of ports, `start <= end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortRange {
+    /// First port of the range.
+    pub start: u16,
+    /// Last port of the range (inclusive).
+    pub end: u16,
+}
+
+impl PortRange {
+    /// A range; fails when `start > end`.
+    pub fn new(start: u16, end: u16) -> Result<Self, ValueError> {
+        if start > end {
+            return Err(ValueError::new(
+                "port range",
+                &format!("{start}-{end}"),
+                "starts after it ends",
+            ));
+        }
+        Ok(PortRange { start, end })
+    }
+
+    /// Whether `port` lies in the range.
+    pub fn contains(&self, port: u16) -> bool {
+        self.start <= port && port <= self.end
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.start == self.end {
+            write!(f, "{}", self.start)
+        } else {
+            write!(f, "{}-{}", self.start, self.end)
+        }
+    }
+}
+
+/// An inclusive range of addresses of one family (`start <= end`), as used by
+/// `snat to S-E`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AddrRange {
+    /// First address.
+    pub start: IpAddr,
+    /// Last address (inclusive); equal to `start` for a single address.
+    pub end: IpAddr,
+}
+
+impl AddrRange {
+    /// A range; fails when the families differ or `start > end`.
+    pub fn new(start: IpAddr, end: IpAddr) -> Result<Self, ValueError> {
+        let text = format!("{start}-{end}");
+        if start.is_ipv4() != end.is_ipv4() {
+            return Err(ValueError::new(
+                "address range",
+                &text,
+                "mixes IPv4 and IPv6",
+            ));
+        }
+        if start > end {
+            return Err(ValueError::new("address range", &text, "starts after it ends"));
+        }
+        Ok(AddrRange { start, end })
+    }
+
+    /// A range of one address.
+    pub fn single(addr: IpAddr) -> Self {
+        AddrRange {
+            start: addr,
+            end: addr,
+        }
+    }
+
+    /// Whether this is a range of IPv4 addresses.
+    pub fn is_ipv4(&self) -> bool {
+        self.start.is_ipv4()
+    }
+}
+
+impl fmt::Display for AddrRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.start == self.end {
+            write!(f, "{}", self.start)
+        } else {
+            write!(f, "{}-{}", self.start, self.end)
+        }
+    }
+}
+
+/// A MAC address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+impl FromStr for MacAddr {
+    type Err = ValueError;
+    /// Parses `a:b:c:d:e:f` with one or two hex digits per byte, as libvirt does.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ValueError::new("MAC address", s, "is not six ':'-separated hex bytes");
+        let mut out = [0u8; 6];
+        let mut parts = s.split(':');
+        for byte in &mut out {
+            let p = parts.next().ok_or_else(err)?;
+            if p.is_empty() || p.len() > 2 {
+                return Err(err());
+            }
+            *byte = u8::from_str_radix(p, 16).map_err(|_| err())?;
+        }
+        if parts.next().is_some() {
+            return Err(err());
+        }
+        Ok(MacAddr(out))
+    }
+}
+
+/// A layer-4 protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum L4Proto {
+    /// TCP (6).
+    Tcp,
+    /// UDP (17).
+    Udp,
+    /// SCTP (132).
+    Sctp,
+    /// UDP-Lite (136).
+    Udplite,
+    /// ICMP (1).
+    Icmp,
+    /// ICMPv6 (58).
+    Icmpv6,
+    /// IGMP (2).
+    Igmp,
+    /// ESP (50).
+    Esp,
+    /// AH (51).
+    Ah,
+}
+
+impl L4Proto {
+    /// The name nft and iptables both use.
+    pub fn name(self) -> &'static str {
+        match self {
+            L4Proto::Tcp => "tcp",
+            L4Proto::Udp => "udp",
+            L4Proto::Sctp => "sctp",
+            L4Proto::Udplite => "udplite",
+            L4Proto::Icmp => "icmp",
+            L4Proto::Icmpv6 => "icmpv6",
+            L4Proto::Igmp => "igmp",
+            L4Proto::Esp => "esp",
+            L4Proto::Ah => "ah",
+        }
+    }
+
+    /// The IANA protocol number.
+    pub fn number(self) -> u8 {
+        match self {
+            L4Proto::Tcp => 6,
+            L4Proto::Udp => 17,
+            L4Proto::Sctp => 132,
+            L4Proto::Udplite => 136,
+            L4Proto::Icmp => 1,
+            L4Proto::Icmpv6 => 58,
+            L4Proto::Igmp => 2,
+            L4Proto::Esp => 50,
+            L4Proto::Ah => 51,
+        }
+    }
+
+    /// Whether the protocol has ports (so `dport`/`sport` apply).
+    pub fn has_ports(self) -> bool {
+        matches!(
+            self,
+            L4Proto::Tcp | L4Proto::Udp | L4Proto::Sctp | L4Proto::Udplite
+        )
+    }
+}
+
+impl fmt::Display for L4Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A set of conntrack states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct CtStates {
+    /// `new`
+    pub new: bool,
+    /// `established`
+    pub established: bool,
+    /// `related`
+    pub related: bool,
+    /// `invalid`
+    pub invalid: bool,
+    /// `untracked`
+    pub untracked: bool,
+}
+
+impl CtStates {
+    /// `related,established`, the state libvirt accepts back into guests.
+    pub const RELATED_ESTABLISHED: CtStates = CtStates {
+        new: false,
+        established: true,
+        related: true,
+        invalid: false,
+        untracked: false,
+    };
+
+    /// The states in nft's order and spelling (`related,established`).
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.invalid {
+            v.push("invalid");
+        }
+        if self.new {
+            v.push("new");
+        }
+        if self.related {
+            v.push("related");
+        }
+        if self.established {
+            v.push("established");
+        }
+        if self.untracked {
+            v.push("untracked");
+        }
+        v
+    }
+
+    /// Whether no state is set (a match on it can never succeed).
+    pub fn is_empty(&self) -> bool {
+        self.names().is_empty()
+    }
+}
+
+impl fmt::Display for CtStates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.names().join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ifname_accepts_kernel_names() {
+        for ok in ["virbr0", "enp0s7", "a", "vnet-12_x.y", "abcdefghijklmno"] {
+            assert_eq!(Ifname::new(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn ifname_rejects_injection_and_kernel_violations() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "abcdefghijklmnop",
+            "a/b",
+            "a b",
+            "virbr0\"; flush",
+            "x;y",
+            "x\ny",
+            "x\0",
+            "x'y",
+            "a:1",
+            "é",
+        ] {
+            assert!(Ifname::new(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn ifname_error_names_the_value() {
+        let e = Ifname::new("virbr0\"; flush").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "interface name 'virbr0\\\"; flush' is not a valid interface name ('\\\"' is not allowed)"
+        );
+    }
+
+    #[test]
+    fn names_are_identifiers() {
+        assert!(Name::new("libvirt_network").is_ok());
+        assert!(Name::new("LIBVIRT_FWO").is_ok());
+        assert!(Name::new("n-vnet0-in").is_ok());
+        for bad in ["", "1abc", "a b", "a;b", "a}", "-x", &"a".repeat(256)] {
+            assert!(Name::new(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn comments_cannot_break_quotes() {
+        assert!(Comment::new("from net.xml:5 <ip>").is_ok());
+        assert!(Comment::new("a\"b").is_err());
+        assert!(Comment::new("a\\b").is_err());
+        assert!(Comment::new("a\nb").is_err());
+        assert!(Comment::new(&"x".repeat(129)).is_err());
+        assert_eq!(Comment::lossy("a\"b\nc").as_str(), "a_b_c");
+        assert_eq!(Comment::lossy(&"y".repeat(300)).as_str().len(), 128);
+    }
+
+    #[test]
+    fn ranges_are_ordered() {
+        assert!(PortRange::new(1000, 500).is_err());
+        assert_eq!(PortRange::new(1024, 65535).unwrap().to_string(), "1024-65535");
+        assert!(AddrRange::new("10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap()).is_err());
+        assert!(AddrRange::new("10.0.0.1".parse().unwrap(), "::1".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn mac_parses_short_bytes() {
+        let m: MacAddr = "1:2:3:a:bb:CC".parse().unwrap();
+        assert_eq!(m.to_string(), "01:02:03:0a:bb:cc");
+        assert!("1:2:3:4:5".parse::<MacAddr>().is_err());
+        assert!("1:2:3:4:5:6:7".parse::<MacAddr>().is_err());
+        assert!("1:2:3:4:5:1ff".parse::<MacAddr>().is_err());
+    }
+
+    #[test]
+    fn ct_states_in_nft_order() {
+        assert_eq!(CtStates::RELATED_ESTABLISHED.to_string(), "related,established");
+    }
+}
