@@ -31,10 +31,10 @@ pub enum Backend {
 
 /// A definition that cannot be lowered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{source}: {message}")]
+#[error("{at}: {message}")]
 pub struct LowerError {
     /// The element at fault.
-    pub source: Source,
+    pub at: Source,
     /// What is wrong, e.g. "a network in mode nat needs <bridge name=…>".
     pub message: String,
 }
