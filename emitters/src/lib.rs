@@ -7,9 +7,39 @@
 //! rule's provenance; the rest of the artifact stays correct.
 #![deny(missing_docs)]
 
-use ir::Provenance;
+use ir::{Family, Limits, Provenance, Ruleset};
 
+pub mod iptables;
+pub mod nft;
 pub mod quote;
+
+/// Emits `rs` for `target` as `opts` asks.
+///
+/// The ruleset is validated first with the target's name limits
+/// ([`Limits::NFT`], [`Limits::XTABLES`]); a ruleset that breaks them gives
+/// [`Error::Invalid`] listing every problem. [`Target::Iptables`] emits only
+/// tables of family `ip` (and the IPv4 half of `inet` tables),
+/// [`Target::Ip6tables`] only `ip6` (and the IPv6 half of `inet`).
+pub fn emit(rs: &Ruleset, target: Target, opts: &Options) -> Result<Artifact, Error> {
+    let limits = match target {
+        Target::Nft | Target::NftJson => Limits::NFT,
+        Target::Iptables | Target::Ip6tables => Limits::XTABLES,
+        Target::Ebtables => Limits::EBTABLES,
+    };
+    ir::validate_with(rs, limits).map_err(|errors| Error::Invalid {
+        target: target.name(),
+        errors,
+    })?;
+    match target {
+        Target::Nft => nft::emit(rs, opts),
+        Target::Iptables => iptables::emit(rs, Family::Ip, opts),
+        Target::Ip6tables => iptables::emit(rs, Family::Ip6, opts),
+        Target::NftJson | Target::Ebtables => Err(Error::Unsupported {
+            target: target.name(),
+            reason: "this target's emitter is not implemented yet; use --target nft, iptables or ip6tables".into(),
+        }),
+    }
+}
 
 /// What to produce for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
