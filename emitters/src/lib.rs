@@ -1,17 +1,51 @@
 //! Emitters: print a validated [`ir::Ruleset`] for one target, setup or teardown.
 //!
-//! Every target has one module with a setup and a teardown writer built from
-//! the same IR. Values reach the text only through the validated types of
-//! `ir::value` and this crate's [`quote`] module, so no input can inject a
-//! command. What a target cannot express is returned as a [`Note`] naming the
-//! rule's provenance; the rest of the artifact stays correct.
+//! [`emit`] is the entry point: it validates the ruleset with the target's
+//! limits and hands it to the target's module (`nft`, `iptables`), each of
+//! which writes setup and teardown from the same IR, as a script its loader
+//! applies atomically ([`Format::Script`]: `nft -f`, `iptables-restore
+//! --noflush`) or as libvirt's command lines ([`Format::Commands`]). Values
+//! reach the text only through the validated types of `ir::value` and this
+//! crate's [`quote`] module, so no input can inject a command. What a target
+//! cannot express is returned as a [`Note`] naming the rule's provenance; the
+//! rest of the artifact stays correct.
+//!
+//! ```
+//! use emitters::{emit, Direction, Format, Options, Target};
+//! use ir::*;
+//!
+//! let mut rs = Ruleset::default();
+//! let t = rs.table_mut(Family::Inet, &Name::new("fwc").unwrap(), Ownership::Owned);
+//! let fwd = t.add_chain(
+//!     Name::new("forward").unwrap(),
+//!     ChainKind::Base { hook: Hook::Forward, ty: ChainType::Filter, priority: 0, policy: Policy::Accept },
+//!     Ownership::Owned,
+//! );
+//! let virbr0 = Value::Ifname(Ifname::new("virbr0").unwrap());
+//! t.chain_mut(fwd).rules.push(Rule::new(
+//!     Provenance::Layout("example"),
+//!     vec![Match::eq(Field::IifName, virbr0)],
+//!     Some(Verdict::Accept),
+//! ));
+//!
+//! let nft = emit(&rs, Target::Nft, &Options::default()).unwrap();
+//! assert!(nft.text.contains("delete table inet fwc\ntable inet fwc {\n"));
+//! assert!(nft.text.contains("\t\tiifname \"virbr0\" accept\n"));
+//!
+//! let teardown = Options { format: Format::Commands, direction: Direction::Teardown };
+//! let ipt = emit(&rs, Target::Iptables, &teardown).unwrap();
+//! assert_eq!(ipt.text, "iptables -w --table filter --delete forward --in-interface virbr0 --jump ACCEPT\n");
+//! ```
 #![deny(missing_docs)]
 
 use ir::{Family, Limits, Provenance, Ruleset};
 
-pub mod iptables;
-pub mod nft;
+mod iptables;
+mod nat;
+mod nft;
 pub mod quote;
+#[cfg(test)]
+mod testutil;
 
 /// Emits `rs` for `target` as `opts` asks.
 ///
@@ -68,7 +102,11 @@ impl Target {
 
     /// The CLI name.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, t)| *t == self).map(|(n, _)| *n).unwrap_or("?")
+        Self::ALL
+            .iter()
+            .find(|(_, t)| *t == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
     }
 }
 
@@ -138,4 +176,71 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use ir::*;
+
+    use super::*;
+    use crate::testutil::*;
+
+    #[test]
+    fn chain_names_too_long_for_iptables_are_invalid() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Ip, &name("filter"), Ownership::External);
+        regular(t, "LIBVIRT_A_CHAIN_NAME_OF_29_BY");
+        let opts = Options::default();
+        match emit(&rs, Target::Iptables, &opts) {
+            Err(Error::Invalid { target, errors }) => {
+                assert_eq!(target, "iptables");
+                assert_eq!(errors.len(), 1);
+                assert!(errors[0].message.contains("28 bytes"), "{}", errors[0]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // nft allows the name.
+        assert!(emit(
+            &rs,
+            Target::Nft,
+            &Options {
+                format: Format::Commands,
+                ..opts
+            }
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn targets_without_an_emitter_are_unsupported() {
+        for target in [Target::NftJson, Target::Ebtables] {
+            match emit(&Ruleset::default(), target, &Options::default()) {
+                Err(Error::Unsupported {
+                    target: name,
+                    reason,
+                }) => {
+                    assert_eq!(name, target.name());
+                    assert!(reason.contains("not implemented"), "{reason}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn empty_rulesets_give_empty_commands_and_header_only_scripts() {
+        for target in [Target::Nft, Target::Iptables, Target::Ip6tables] {
+            let commands = Options {
+                format: Format::Commands,
+                direction: Direction::Setup,
+            };
+            assert_eq!(
+                emit(&Ruleset::default(), target, &commands).unwrap(),
+                Artifact::default()
+            );
+            let script = emit(&Ruleset::default(), target, &Options::default()).unwrap();
+            assert_eq!(script.text.lines().count(), 1);
+            assert!(script.text.starts_with("# generated by fwc; load with: "));
+        }
+    }
 }

@@ -12,7 +12,8 @@ use std::borrow::Cow;
 /// libvirt's: `:1024-65535` and `related,established` stay bare, `!=` and
 /// `{ ... }` get quotes.
 fn is_bare(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | ':' | ',' | '=' | '@' | '+' | '%' | '-')
+    c.is_ascii_alphanumeric()
+        || matches!(c, '_' | '.' | '/' | ':' | ',' | '=' | '@' | '+' | '%' | '-')
 }
 
 /// Quotes one argv element for a POSIX shell.
@@ -96,7 +97,18 @@ mod tests {
     #[test]
     fn command_line_joins_quoted_words() {
         assert_eq!(
-            command_line(&["nft", "add", "rule", "ip", "t", "c", "ip", "daddr", "!=", "10.0.0.0/8"]),
+            command_line(&[
+                "nft",
+                "add",
+                "rule",
+                "ip",
+                "t",
+                "c",
+                "ip",
+                "daddr",
+                "!=",
+                "10.0.0.0/8"
+            ]),
             "nft add rule ip t c ip daddr '!=' 10.0.0.0/8"
         );
     }

@@ -5,7 +5,9 @@
 
 use std::fmt::{self, Display, Formatter, Write as _};
 
-use crate::rule::{CmpOp, Field, IpFamily, MapRef, Match, Nat, RejectKind, Rule, SetRef, Statement, Value, Verdict};
+use crate::rule::{
+    CmpOp, Field, IpFamily, MapRef, Match, Nat, RejectKind, Rule, SetRef, Statement, Value, Verdict,
+};
 use crate::ruleset::{ChainKind, Ownership, Ruleset, Table};
 
 impl Display for Field {
@@ -86,15 +88,22 @@ impl Display for VerdictIn<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let t = self.0;
         let name = |id: &crate::ruleset::ChainId| {
-            t.chains.get(id.0).map(|c| c.name.to_string()).unwrap_or_else(|| format!("#{}", id.0))
+            t.chains
+                .get(id.0)
+                .map(|c| c.name.to_string())
+                .unwrap_or_else(|| format!("#{}", id.0))
         };
         match self.1 {
             Verdict::Accept => f.write_str("accept"),
             Verdict::Drop => f.write_str("drop"),
             Verdict::Reject(RejectKind::Default) => f.write_str("reject"),
             Verdict::Reject(RejectKind::TcpReset) => f.write_str("reject with tcp reset"),
-            Verdict::Reject(RejectKind::PortUnreachable) => f.write_str("reject with port-unreachable"),
-            Verdict::Reject(RejectKind::AdminProhibited) => f.write_str("reject with admin-prohibited"),
+            Verdict::Reject(RejectKind::PortUnreachable) => {
+                f.write_str("reject with port-unreachable")
+            }
+            Verdict::Reject(RejectKind::AdminProhibited) => {
+                f.write_str("reject with admin-prohibited")
+            }
             Verdict::Return => f.write_str("return"),
             Verdict::Jump(c) => write!(f, "jump {}", name(c)),
             Verdict::Goto(c) => write!(f, "goto {}", name(c)),
@@ -147,21 +156,64 @@ impl Display for Table {
         };
         writeln!(f, "table {} {} {{{own}", self.family, self.name)?;
         for s in &self.sets {
-            let elems: Vec<_> = s.elements.iter().map(|e| e.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" . ")).collect();
-            writeln!(f, "  set {} {{ type {:?};{} elements = {{ {} }} }}", s.name, s.key, if s.interval { " flags interval;" } else { "" }, elems.join(", "))?;
+            let elems: Vec<_> = s
+                .elements
+                .iter()
+                .map(|e| {
+                    e.iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" . ")
+                })
+                .collect();
+            writeln!(
+                f,
+                "  set {} {{ type {:?};{} elements = {{ {} }} }}",
+                s.name,
+                s.key,
+                if s.interval { " flags interval;" } else { "" },
+                elems.join(", ")
+            )?;
         }
         for m in &self.maps {
             let elems: Vec<_> = m
                 .elements
                 .iter()
-                .map(|(k, v)| format!("{} : {}", k.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" . "), VerdictIn(self, v)))
+                .map(|(k, v)| {
+                    format!(
+                        "{} : {}",
+                        k.iter()
+                            .map(|v| v.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" . "),
+                        VerdictIn(self, v)
+                    )
+                })
                 .collect();
-            writeln!(f, "  map {} {{ type {:?} : verdict; elements = {{ {} }} }}", m.name, m.key, elems.join(", "))?;
+            writeln!(
+                f,
+                "  map {} {{ type {:?} : verdict; elements = {{ {} }} }}",
+                m.name,
+                m.key,
+                elems.join(", ")
+            )?;
         }
         for c in &self.chains {
             let mut head = format!("  chain {} {{", c.name);
-            if let ChainKind::Base { hook, ty, priority, policy } = &c.kind {
-                let _ = write!(head, " type {} hook {} priority {priority}; policy {};", ty.keyword(), hook.keyword(), policy.keyword());
+            if let ChainKind::Base {
+                hook,
+                ty,
+                priority,
+                policy,
+            } = &c.kind
+            {
+                let _ = write!(
+                    head,
+                    " type {} hook {} priority {priority}; policy {};",
+                    ty.keyword(),
+                    hook.keyword(),
+                    policy.keyword()
+                );
             }
             if c.ownership == Ownership::External {
                 head.push_str(" # external");

@@ -28,6 +28,7 @@
 #![deny(missing_docs)]
 
 mod display;
+pub mod eval;
 pub mod provenance;
 pub mod rule;
 pub mod ruleset;
@@ -44,4 +45,6 @@ pub use ruleset::{
     Set, SetId, Table,
 };
 pub use validate::{validate, validate_with, Limits, ValidationError};
-pub use value::{AddrRange, Comment, CtStates, Ifname, L4Proto, MacAddr, Name, PortRange, ValueError};
+pub use value::{
+    AddrRange, Comment, CtStates, Ifname, L4Proto, MacAddr, Name, PortRange, ValueError,
+};

@@ -39,7 +39,11 @@ impl Provenance {
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{} <{}>", self.file, self.line, self.column, self.element)
+        write!(
+            f,
+            "{}:{}:{} <{}>",
+            self.file, self.line, self.column, self.element
+        )
     }
 }
 

@@ -283,7 +283,8 @@ impl Ruleset {
         {
             Some(p) => p,
             None => {
-                self.tables.push(Table::new(family, name.clone(), ownership));
+                self.tables
+                    .push(Table::new(family, name.clone(), ownership));
                 self.tables.len() - 1
             }
         };

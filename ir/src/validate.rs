@@ -4,8 +4,8 @@ use std::collections::HashSet;
 use std::fmt;
 
 use crate::rule::{CmpOp, Field, KeyType, MapRef, Match, Rule, SetRef, Statement, Value, Verdict};
-use crate::ruleset::{ChainId, ChainKind, ChainType, Family, Hook, Ruleset, Table};
 use crate::rule::{IpFamily, Nat};
+use crate::ruleset::{ChainId, ChainKind, ChainType, Family, Hook, Ruleset, Table};
 
 /// Where in the ruleset a problem is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,12 @@ pub fn validate_with(rs: &Ruleset, limits: Limits) -> Result<(), Vec<ValidationE
     }
 }
 
-fn err(t: &Table, chain: Option<ChainId>, rule: Option<(usize, &Rule)>, message: String) -> ValidationError {
+fn err(
+    t: &Table,
+    chain: Option<ChainId>,
+    rule: Option<(usize, &Rule)>,
+    message: String,
+) -> ValidationError {
     ValidationError {
         location: Location {
             table: format!("{} {}", t.family, t.name),
@@ -110,30 +115,60 @@ fn err(t: &Table, chain: Option<ChainId>, rule: Option<(usize, &Rule)>, message:
 
 fn check_table(t: &Table, limits: Limits, errs: &mut Vec<ValidationError>) {
     if t.name.as_str().len() > limits.max_object_name {
-        errs.push(err(t, None, None, format!(
-            "table name is longer than {} bytes", limits.max_object_name
-        )));
+        errs.push(err(
+            t,
+            None,
+            None,
+            format!("table name is longer than {} bytes", limits.max_object_name),
+        ));
     }
     let mut names = HashSet::new();
     for (i, c) in t.chains.iter().enumerate() {
         if !names.insert(c.name.as_str()) {
-            errs.push(err(t, Some(ChainId(i)), None, "the chain is declared twice".into()));
+            errs.push(err(
+                t,
+                Some(ChainId(i)),
+                None,
+                "the chain is declared twice".into(),
+            ));
         }
         if c.name.as_str().len() > limits.max_chain_name {
-            errs.push(err(t, Some(ChainId(i)), None, format!(
-                "chain name is longer than the kernel's limit of {} bytes", limits.max_chain_name
-            )));
+            errs.push(err(
+                t,
+                Some(ChainId(i)),
+                None,
+                format!(
+                    "chain name is longer than the kernel's limit of {} bytes",
+                    limits.max_chain_name
+                ),
+            ));
         }
     }
     let mut objects = HashSet::new();
-    for name in t.sets.iter().map(|s| &s.name).chain(t.maps.iter().map(|m| &m.name)) {
+    for name in t
+        .sets
+        .iter()
+        .map(|s| &s.name)
+        .chain(t.maps.iter().map(|m| &m.name))
+    {
         if !objects.insert(name.as_str()) {
-            errs.push(err(t, None, None, format!("set or map '{name}' is declared twice")));
+            errs.push(err(
+                t,
+                None,
+                None,
+                format!("set or map '{name}' is declared twice"),
+            ));
         }
         if name.as_str().len() > limits.max_object_name {
-            errs.push(err(t, None, None, format!(
-                "set or map name '{name}' is longer than {} bytes", limits.max_object_name
-            )));
+            errs.push(err(
+                t,
+                None,
+                None,
+                format!(
+                    "set or map name '{name}' is longer than {} bytes",
+                    limits.max_object_name
+                ),
+            ));
         }
     }
     for s in &t.sets {
@@ -186,20 +221,35 @@ fn check_table(t: &Table, limits: Limits, errs: &mut Vec<ValidationError>) {
         }
     }
     if let Some(cycle) = find_jump_cycle(t) {
-        let names: Vec<_> = cycle.iter().map(|c| t.chains[c.0].name.to_string()).collect();
-        errs.push(err(t, Some(cycle[0]), None, format!("jump cycle: {}", names.join(" -> "))));
+        let names: Vec<_> = cycle
+            .iter()
+            .map(|c| t.chains[c.0].name.to_string())
+            .collect();
+        errs.push(err(
+            t,
+            Some(cycle[0]),
+            None,
+            format!("jump cycle: {}", names.join(" -> ")),
+        ));
     }
 }
 
 fn family_allows(table: Family, f: IpFamily) -> bool {
-    !matches!((table, f), (Family::Ip, IpFamily::V6) | (Family::Ip6, IpFamily::V4))
+    !matches!(
+        (table, f),
+        (Family::Ip, IpFamily::V6) | (Family::Ip6, IpFamily::V4)
+    )
 }
 
 fn value_fits(key: KeyType, v: &Value, interval: bool) -> Result<(), String> {
     let ok = match (key, v) {
         (KeyType::IfIndex | KeyType::Ifname, Value::Ifname(_)) => true,
-        (KeyType::Ipv4Addr, Value::Prefix(n)) => n.addr().is_ipv4() && (interval || n.prefix_len() == 32),
-        (KeyType::Ipv6Addr, Value::Prefix(n)) => n.addr().is_ipv6() && (interval || n.prefix_len() == 128),
+        (KeyType::Ipv4Addr, Value::Prefix(n)) => {
+            n.addr().is_ipv4() && (interval || n.prefix_len() == 32)
+        }
+        (KeyType::Ipv6Addr, Value::Prefix(n)) => {
+            n.addr().is_ipv6() && (interval || n.prefix_len() == 128)
+        }
         (KeyType::InetProto, Value::Proto(_)) => true,
         (KeyType::InetService, Value::Ports(p)) => interval || p.start == p.end,
         (KeyType::CtState, Value::CtStates(s)) => !s.is_empty(),
@@ -209,21 +259,33 @@ fn value_fits(key: KeyType, v: &Value, interval: bool) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("value {v} does not fit a key of type {key:?}{}", if interval { "" } else { " (no intervals)" }))
+        Err(format!(
+            "value {v} does not fit a key of type {key:?}{}",
+            if interval { "" } else { " (no intervals)" }
+        ))
     }
 }
 
 fn check_key(key: &[KeyType], values: &[Value], interval: bool) -> Result<(), String> {
     if key.len() != values.len() {
-        return Err(format!("element has {} values for a key of {} fields", values.len(), key.len()));
+        return Err(format!(
+            "element has {} values for a key of {} fields",
+            values.len(),
+            key.len()
+        ));
     }
-    key.iter().zip(values).try_for_each(|(k, v)| value_fits(*k, v, interval))
+    key.iter()
+        .zip(values)
+        .try_for_each(|(k, v)| value_fits(*k, v, interval))
 }
 
 fn check_match(t: &Table, m: &Match) -> Result<(), String> {
     if let Some(f) = m.field.ip_family() {
         if !family_allows(t.family, f) {
-            return Err(format!("{:?} cannot be matched in a table of family {}", m.field, t.family));
+            return Err(format!(
+                "{:?} cannot be matched in a table of family {}",
+                m.field, t.family
+            ));
         }
     }
     if let Field::Sport(p) | Field::Dport(p) = m.field {
@@ -231,7 +293,12 @@ fn check_match(t: &Table, m: &Match) -> Result<(), String> {
             return Err(format!("protocol {p} has no ports"));
         }
     }
-    if matches!(m.field, Field::EtherSaddr | Field::EtherDaddr) && !matches!(t.family, Family::Bridge | Family::Netdev | Family::Inet | Family::Ip | Family::Ip6) {
+    if matches!(m.field, Field::EtherSaddr | Field::EtherDaddr)
+        && !matches!(
+            t.family,
+            Family::Bridge | Family::Netdev | Family::Inet | Family::Ip | Family::Ip6
+        )
+    {
         return Err("ethernet addresses cannot be matched here".into());
     }
     let key = m.field.key_type();
@@ -249,7 +316,10 @@ fn check_match(t: &Table, m: &Match) -> Result<(), String> {
             Ok(())
         }
         Value::Set(SetRef::Named(id)) => {
-            let s = t.sets.get(id.0).ok_or_else(|| format!("reference to missing set #{}", id.0))?;
+            let s = t
+                .sets
+                .get(id.0)
+                .ok_or_else(|| format!("reference to missing set #{}", id.0))?;
             if s.key != [key] {
                 return Err(format!("set '{}' holds {:?}, not {key:?}", s.name, s.key));
             }
@@ -265,15 +335,20 @@ fn check_statement(kind: &ChainKind, s: &Statement) -> Result<(), String> {
         (Statement::Nat(_), ChainKind::Base { ty, .. }) if *ty != ChainType::Nat => {
             Err("NAT is only allowed in NAT chains".into())
         }
-        (Statement::Nat(Nat::Masquerade { .. } | Nat::Snat { .. }), ChainKind::Base { hook, .. })
-            if !matches!(hook, Hook::Postrouting | Hook::Input) =>
-        {
-            Err(format!("source NAT is not allowed in hook {}", hook.keyword()))
-        }
+        (
+            Statement::Nat(Nat::Masquerade { .. } | Nat::Snat { .. }),
+            ChainKind::Base { hook, .. },
+        ) if !matches!(hook, Hook::Postrouting | Hook::Input) => Err(format!(
+            "source NAT is not allowed in hook {}",
+            hook.keyword()
+        )),
         (Statement::Nat(Nat::Dnat { .. }), ChainKind::Base { hook, .. })
             if !matches!(hook, Hook::Prerouting | Hook::Output) =>
         {
-            Err(format!("destination NAT is not allowed in hook {}", hook.keyword()))
+            Err(format!(
+                "destination NAT is not allowed in hook {}",
+                hook.keyword()
+            ))
         }
         _ => Ok(()),
     }
@@ -282,7 +357,10 @@ fn check_statement(kind: &ChainKind, s: &Statement) -> Result<(), String> {
 fn check_verdict(t: &Table, v: &Verdict) -> Result<(), String> {
     match v {
         Verdict::Jump(c) | Verdict::Goto(c) => {
-            let target = t.chains.get(c.0).ok_or_else(|| format!("jump to missing chain #{}", c.0))?;
+            let target = t
+                .chains
+                .get(c.0)
+                .ok_or_else(|| format!("jump to missing chain #{}", c.0))?;
             if matches!(target.kind, ChainKind::Base { .. }) {
                 return Err(format!("jump to base chain '{}'", target.name));
             }
@@ -298,10 +376,16 @@ fn check_verdict(t: &Table, v: &Verdict) -> Result<(), String> {
                 Ok(())
             }
             MapRef::Named(id) => {
-                let m = t.maps.get(id.0).ok_or_else(|| format!("reference to missing map #{}", id.0))?;
+                let m = t
+                    .maps
+                    .get(id.0)
+                    .ok_or_else(|| format!("reference to missing map #{}", id.0))?;
                 let types: Vec<_> = key.iter().map(|f| f.key_type()).collect();
                 if m.key != types {
-                    return Err(format!("map '{}' is keyed by {:?}, not {types:?}", m.name, m.key));
+                    return Err(format!(
+                        "map '{}' is keyed by {:?}, not {types:?}",
+                        m.name, m.key
+                    ));
                 }
                 Ok(())
             }
@@ -315,10 +399,14 @@ fn successors(t: &Table, chain: &crate::ruleset::Chain) -> Vec<ChainId> {
     fn from_verdict(t: &Table, v: &Verdict, out: &mut Vec<ChainId>) {
         match v {
             Verdict::Jump(c) | Verdict::Goto(c) => out.push(*c),
-            Verdict::Vmap { map: MapRef::Anonymous(e), .. } => {
-                e.iter().for_each(|(_, v)| from_verdict(t, v, out))
-            }
-            Verdict::Vmap { map: MapRef::Named(id), .. } => {
+            Verdict::Vmap {
+                map: MapRef::Anonymous(e),
+                ..
+            } => e.iter().for_each(|(_, v)| from_verdict(t, v, out)),
+            Verdict::Vmap {
+                map: MapRef::Named(id),
+                ..
+            } => {
                 if let Some(m) = t.maps.get(id.0) {
                     m.elements.iter().for_each(|(_, v)| from_verdict(t, v, out))
                 }
@@ -344,7 +432,12 @@ pub fn find_jump_cycle(t: &Table) -> Option<Vec<ChainId>> {
         Active,
         Done,
     }
-    fn visit(t: &Table, c: ChainId, marks: &mut [Mark], path: &mut Vec<ChainId>) -> Option<Vec<ChainId>> {
+    fn visit(
+        t: &Table,
+        c: ChainId,
+        marks: &mut [Mark],
+        path: &mut Vec<ChainId>,
+    ) -> Option<Vec<ChainId>> {
         marks[c.0] = Mark::Active;
         path.push(c);
         for s in successors(t, &t.chains[c.0]) {
@@ -376,4 +469,151 @@ pub fn find_jump_cycle(t: &Table) -> Option<Vec<ChainId>> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provenance::Provenance;
+    use crate::rule::{Match, Rule, Statement, Value, Verdict};
+    use crate::ruleset::{ChainKind, ChainType, Hook, Ownership, Policy, Ruleset};
+    use crate::value::{Name, PortRange};
+    use crate::{IpFamily, Nat};
+
+    fn name(s: &str) -> Name {
+        Name::new(s).unwrap()
+    }
+
+    fn rule(matches: Vec<Match>, verdict: Option<Verdict>) -> Rule {
+        Rule::new(Provenance::Layout("test"), matches, verdict)
+    }
+
+    fn messages(rs: &Ruleset, limits: Limits) -> Vec<String> {
+        validate_with(rs, limits)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_ruleset_passes() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Ip, &name("t"), Ownership::Owned);
+        let reg = t.add_chain(name("reg"), ChainKind::Regular, Ownership::Owned);
+        let fwd = t.add_chain(
+            name("fwd"),
+            ChainKind::Base {
+                hook: Hook::Forward,
+                ty: ChainType::Filter,
+                priority: 0,
+                policy: Policy::Accept,
+            },
+            Ownership::Owned,
+        );
+        t.chain_mut(fwd)
+            .rules
+            .push(rule(vec![], Some(Verdict::Jump(reg))));
+        assert_eq!(validate(&rs), Ok(()));
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_location() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Ip, &name("t"), Ownership::Owned);
+        let long = t.add_chain(name(&"c".repeat(29)), ChainKind::Regular, Ownership::Owned);
+        let fwd = t.add_chain(
+            name("fwd"),
+            ChainKind::Base {
+                hook: Hook::Forward,
+                ty: ChainType::Filter,
+                priority: 0,
+                policy: Policy::Accept,
+            },
+            Ownership::Owned,
+        );
+        t.add_chain(name("fwd"), ChainKind::Regular, Ownership::Owned);
+        t.chain_mut(fwd).rules = vec![
+            rule(vec![], Some(Verdict::Jump(ChainId(42)))),
+            rule(
+                vec![Match::eq(
+                    Field::Saddr(IpFamily::V6),
+                    Value::Prefix("fd00::/8".parse().unwrap()),
+                )],
+                None,
+            ),
+            rule(
+                vec![Match::eq(
+                    Field::Dport(crate::L4Proto::Icmp),
+                    Value::Ports(PortRange::new(1, 1).unwrap()),
+                )],
+                None,
+            ),
+            rule(
+                vec![Match::eq(
+                    Field::IifName,
+                    Value::Ports(PortRange::new(1, 1).unwrap()),
+                )],
+                None,
+            ),
+            rule(vec![], None).with(Statement::Nat(Nat::Masquerade { ports: None })),
+            rule(vec![], Some(Verdict::Jump(fwd))),
+        ];
+        t.chain_mut(long)
+            .rules
+            .push(rule(vec![], Some(Verdict::Accept)));
+        let m = messages(&rs, Limits::XTABLES);
+        let expect = [
+            "chain name is longer than the kernel's limit of 28 bytes",
+            "the chain is declared twice",
+            "jump to missing chain #42",
+            "cannot be matched in a table of family ip",
+            "protocol icmp has no ports",
+            "does not fit a key of type Ifname",
+            "NAT is only allowed in NAT chains",
+            "jump to base chain 'fwd'",
+        ];
+        for e in expect {
+            assert!(m.iter().any(|x| x.contains(e)), "missing {e:?} in {m:#?}");
+        }
+        assert!(
+            m.iter()
+                .any(|x| x.starts_with("table ip t, chain fwd, rule 1")),
+            "{m:#?}"
+        );
+        assert!(messages(&rs, Limits::NFT)
+            .iter()
+            .all(|x| !x.contains("28 bytes")));
+    }
+
+    #[test]
+    fn jump_cycles_are_found() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Inet, &name("t"), Ownership::Owned);
+        let a = t.add_chain(name("a"), ChainKind::Regular, Ownership::Owned);
+        let b = t.add_chain(name("b"), ChainKind::Regular, Ownership::Owned);
+        t.chain_mut(a)
+            .rules
+            .push(rule(vec![], Some(Verdict::Jump(b))));
+        t.chain_mut(b)
+            .rules
+            .push(rule(vec![], Some(Verdict::Goto(a))));
+        let m = messages(&rs, Limits::NFT);
+        assert!(
+            m.iter().any(|x| x.contains("jump cycle: a -> b -> a")),
+            "{m:#?}"
+        );
+    }
+
+    #[test]
+    fn inserted_rules_must_descend_in_seq() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Ip, &name("t"), Ownership::Owned);
+        let c = t.add_chain(name("c"), ChainKind::Regular, Ownership::Owned);
+        t.chain_mut(c).rules = vec![rule(vec![], None).at_seq(5), rule(vec![], None).at_seq(2)];
+        assert_eq!(validate(&rs), Ok(()));
+        rs.tables[0].chain_mut(c).rules.reverse();
+        assert!(messages(&rs, Limits::NFT)[0].contains("decreasing sequence numbers (2 then 5)"));
+    }
 }

@@ -69,7 +69,10 @@ impl Ifname {
             return Err(ValueError::new(
                 KIND,
                 name,
-                format!("is not a valid interface name ('{}' is not allowed)", c.escape_debug()),
+                format!(
+                    "is not a valid interface name ('{}' is not allowed)",
+                    c.escape_debug()
+                ),
             ));
         }
         Ok(Ifname(name.to_owned()))
@@ -286,7 +289,11 @@ impl AddrRange {
             ));
         }
         if start > end {
-            return Err(ValueError::new("address range", &text, "starts after it ends"));
+            return Err(ValueError::new(
+                "address range",
+                &text,
+                "starts after it ends",
+            ));
         }
         Ok(AddrRange { start, end })
     }
@@ -543,7 +550,10 @@ mod tests {
     #[test]
     fn ranges_are_ordered() {
         assert!(PortRange::new(1000, 500).is_err());
-        assert_eq!(PortRange::new(1024, 65535).unwrap().to_string(), "1024-65535");
+        assert_eq!(
+            PortRange::new(1024, 65535).unwrap().to_string(),
+            "1024-65535"
+        );
         assert!(AddrRange::new("10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap()).is_err());
         assert!(AddrRange::new("10.0.0.1".parse().unwrap(), "::1".parse().unwrap()).is_err());
     }
@@ -559,6 +569,9 @@ mod tests {
 
     #[test]
     fn ct_states_in_nft_order() {
-        assert_eq!(CtStates::RELATED_ESTABLISHED.to_string(), "related,established");
+        assert_eq!(
+            CtStates::RELATED_ESTABLISHED.to_string(),
+            "related,established"
+        );
     }
 }

@@ -13,7 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::Value as Json;
 
 /// The programs the kernel tests run.
-const TOOLS: [&str; 5] = ["ip", "nft", "iptables-restore", "ip6tables-restore", "ebtables-restore"];
+const TOOLS: [&str; 5] = [
+    "ip",
+    "nft",
+    "iptables-restore",
+    "ip6tables-restore",
+    "ebtables-restore",
+];
 
 /// Why the kernel tests cannot run here, if they cannot.
 pub fn unavailable() -> Option<String> {
@@ -110,11 +116,20 @@ impl Netns {
     }
 
     /// Runs `program args...` inside the namespace with `stdin`, returning stdout.
-    pub fn run(&self, program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, Failure> {
+    pub fn run(
+        &self,
+        program: &str,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<String, Failure> {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.name, program])
             .args(args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let command = format!("{program} {}", args.join(" "));
@@ -144,7 +159,11 @@ impl Netns {
             let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
             Err(Failure {
                 command,
-                output: if stderr.trim().is_empty() { stdout } else { stderr },
+                output: if stderr.trim().is_empty() {
+                    stdout
+                } else {
+                    stderr
+                },
             })
         }
     }
@@ -175,13 +194,18 @@ impl Netns {
 
     /// Loads `iptables-restore --noflush` (or ip6tables) input.
     pub fn xtables_restore(&self, ipv6: bool, input: &str) -> Result<(), Failure> {
-        let tool = if ipv6 { "ip6tables-restore" } else { "iptables-restore" };
+        let tool = if ipv6 {
+            "ip6tables-restore"
+        } else {
+            "iptables-restore"
+        };
         self.run(tool, &["--noflush"], Some(input)).map(drop)
     }
 
     /// Loads `ebtables-restore --noflush` input.
     pub fn ebtables_restore(&self, input: &str) -> Result<(), Failure> {
-        self.run("ebtables-restore", &["--noflush"], Some(input)).map(drop)
+        self.run("ebtables-restore", &["--noflush"], Some(input))
+            .map(drop)
     }
 
     /// The namespace's whole ruleset (`nft -j list ruleset`), normalised by
@@ -208,7 +232,9 @@ impl Default for Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
     }
 }
 
@@ -240,9 +266,18 @@ pub fn normalise(mut ruleset: Json) -> Json {
     };
     let key = |o: &Json| {
         (
-            o.get("family").and_then(Json::as_str).unwrap_or("").to_owned(),
-            o.get("table").and_then(Json::as_str).unwrap_or("").to_owned(),
-            o.get("name").and_then(Json::as_str).unwrap_or("").to_owned(),
+            o.get("family")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            o.get("table")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            o.get("name")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_owned(),
         )
     };
     let used_chains: std::collections::BTreeSet<_> = items
@@ -260,13 +295,18 @@ pub fn normalise(mut ruleset: Json) -> Json {
     // chains have no hook.
     items.retain(|i| match i.get("chain") {
         Some(c) if is_xt(c) && c.get("hook").is_some() => {
-            used_chains.contains(&key(c)) || c.get("policy").and_then(Json::as_str) != Some("accept")
+            used_chains.contains(&key(c))
+                || c.get("policy").and_then(Json::as_str) != Some("accept")
         }
         _ => true,
     });
     let tables_in_use: std::collections::BTreeSet<_> = items
         .iter()
-        .filter_map(|i| i.get("chain").or_else(|| i.get("set")).or_else(|| i.get("map")))
+        .filter_map(|i| {
+            i.get("chain")
+                .or_else(|| i.get("set"))
+                .or_else(|| i.get("map"))
+        })
         .map(|c| {
             (
                 c["family"].as_str().unwrap_or("").to_owned(),

@@ -12,7 +12,11 @@ pub fn interfaces(rs: &Ruleset) -> Vec<String> {
         }
     }
     fn from_verdict(v: &Verdict, out: &mut Vec<String>) {
-        if let Verdict::Vmap { map: MapRef::Anonymous(elems), .. } = v {
+        if let Verdict::Vmap {
+            map: MapRef::Anonymous(elems),
+            ..
+        } = v
+        {
             for (k, v) in elems {
                 k.iter().for_each(|x| from_value(x, out));
                 from_verdict(v, out);
@@ -22,7 +26,10 @@ pub fn interfaces(rs: &Ruleset) -> Vec<String> {
     let mut out = Vec::new();
     for t in &rs.tables {
         for s in &t.sets {
-            s.elements.iter().flatten().for_each(|v| from_value(v, &mut out));
+            s.elements
+                .iter()
+                .flatten()
+                .for_each(|v| from_value(v, &mut out));
         }
         for m in &t.maps {
             for (k, v) in &m.elements {
@@ -32,7 +39,9 @@ pub fn interfaces(rs: &Ruleset) -> Vec<String> {
         }
         for c in &t.chains {
             for r in &c.rules {
-                r.matches.iter().for_each(|m| from_value(&m.value, &mut out));
+                r.matches
+                    .iter()
+                    .for_each(|m| from_value(&m.value, &mut out));
                 if let Some(v) = &r.verdict {
                     from_verdict(v, &mut out);
                 }

@@ -14,18 +14,28 @@ fn fresh_namespace_has_an_empty_ruleset() {
 
 #[test]
 fn empty_builtin_chains_of_iptables_nft_are_normalised_away() {
-    let Some(ns) = Netns::for_test("empty_builtin_chains_of_iptables_nft_are_normalised_away") else {
+    let Some(ns) = Netns::for_test("empty_builtin_chains_of_iptables_nft_are_normalised_away")
+    else {
         return;
     };
     // Adding and deleting a rule leaves the built-in chains behind, empty.
     for ipv6 in [false, true] {
         for table in ["filter", "nat", "mangle"] {
-            let chain = if table == "filter" { "INPUT" } else { "POSTROUTING" };
-            ns.xtables_restore(ipv6, &format!("*{table}\n-A {chain} -j RETURN\nCOMMIT\n")).unwrap();
-            ns.xtables_restore(ipv6, &format!("*{table}\n-D {chain} -j RETURN\nCOMMIT\n")).unwrap();
+            let chain = if table == "filter" {
+                "INPUT"
+            } else {
+                "POSTROUTING"
+            };
+            ns.xtables_restore(ipv6, &format!("*{table}\n-A {chain} -j RETURN\nCOMMIT\n"))
+                .unwrap();
+            ns.xtables_restore(ipv6, &format!("*{table}\n-D {chain} -j RETURN\nCOMMIT\n"))
+                .unwrap();
         }
     }
-    assert!(ns.ruleset_text().contains("table ip filter"), "iptables-nft created its table");
+    assert!(
+        ns.ruleset_text().contains("table ip filter"),
+        "iptables-nft created its table"
+    );
     assert_eq!(ns.ruleset(), json!({ "nftables": [] }));
 }
 
@@ -36,14 +46,24 @@ fn foreign_state_is_loaded_and_survives_normalisation() {
     };
     load_foreign_state(&ns);
     let text = serde_json::to_string(&ns.ruleset()).unwrap();
-    for needle in ["firewalld_like", "DOCKER-USER", "172.17.0.0", "POSTROUTING", "ipv6-icmp", "\"bridge\""] {
+    for needle in [
+        "firewalld_like",
+        "DOCKER-USER",
+        "172.17.0.0",
+        "POSTROUTING",
+        "ipv6-icmp",
+        "\"bridge\"",
+    ] {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
 }
 
 #[test]
 fn namespaces_do_not_share_rules() {
-    let (Some(a), Some(b)) = (Netns::for_test("namespaces_do_not_share_rules"), Netns::for_test("namespaces_do_not_share_rules")) else {
+    let (Some(a), Some(b)) = (
+        Netns::for_test("namespaces_do_not_share_rules"),
+        Netns::for_test("namespaces_do_not_share_rules"),
+    ) else {
         return;
     };
     a.nft_load("table ip only_in_a {}\n").unwrap();

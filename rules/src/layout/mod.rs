@@ -6,6 +6,8 @@ use crate::network::Network;
 
 pub mod fwc;
 pub mod libvirt;
+mod matches;
+mod policy;
 
 /// Which tables, chains and rule order to produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -35,7 +37,7 @@ pub enum Backend {
 pub struct LowerError {
     /// The element at fault.
     pub at: Source,
-    /// What is wrong, e.g. "a network in mode nat needs <bridge name=…>".
+    /// What is wrong, e.g. "a network in mode nat needs `<bridge name=…>`".
     pub message: String,
 }
 
@@ -50,3 +52,6 @@ pub fn lower_networks(
         Layout::Libvirt => libvirt::lower(networks, backend),
     }
 }
+
+#[cfg(test)]
+mod testing;

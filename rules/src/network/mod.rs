@@ -64,7 +64,10 @@ impl ForwardMode {
 
     /// Parses libvirt's spelling of a mode.
     pub fn from_name(name: &str) -> Option<ForwardMode> {
-        Self::NAMED.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, m)| *m)
     }
 
     /// Whether libvirt installs firewall rules for networks in this mode.

@@ -1,0 +1,189 @@
+//! `dedupe`: drop rules that repeat an earlier rule which always ends
+//! evaluation.
+//!
+//! If rule A matches a packet and ends the chain's evaluation for it (a
+//! terminal verdict, or a NAT statement, which ends the hook like `accept`),
+//! a later rule B with exactly A's matches sees no packet A did not already
+//! take: B can never run. Rules are compared whole (matches in order,
+//! statements, verdict); comments and provenance do not affect what a rule
+//! does and are ignored. A rule that continues (no verdict, `jump`, a verdict
+//! map) may let the packet reach its duplicate, so its copies stay.
+
+use ir::{Rule, Ruleset, Statement, Verdict};
+
+/// Drops, in every chain, each rule equal to an earlier terminal rule.
+pub fn run(rs: &mut Ruleset) {
+    for table in &mut rs.tables {
+        for chain in &mut table.chains {
+            let mut kept: Vec<Rule> = Vec::with_capacity(chain.rules.len());
+            for rule in std::mem::take(&mut chain.rules) {
+                let shadowed = kept
+                    .iter()
+                    .any(|k| ends_evaluation(k) && same_behaviour(k, &rule));
+                if !shadowed {
+                    kept.push(rule);
+                }
+            }
+            chain.rules = kept;
+        }
+    }
+}
+
+/// Whether a matching packet never reaches the next rule of the chain.
+fn ends_evaluation(r: &Rule) -> bool {
+    let terminal = matches!(
+        r.verdict,
+        Some(
+            Verdict::Accept
+                | Verdict::Drop
+                | Verdict::Reject(_)
+                | Verdict::Return
+                | Verdict::Goto(_)
+        )
+    );
+    terminal || r.statements.iter().any(|s| matches!(s, Statement::Nat(_)))
+}
+
+fn same_behaviour(a: &Rule, b: &Rule) -> bool {
+    a.matches == b.matches && a.statements == b.statements && a.verdict == b.verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ir::{
+        ChainKind, ChainType, Family, Field, Hook, Ifname, Match, Name, Nat, Ownership, Policy,
+        Provenance, Value,
+    };
+
+    fn iif(name: &str) -> Match {
+        Match::eq(Field::IifName, Value::Ifname(Ifname::new(name).unwrap()))
+    }
+
+    /// A ruleset with one base chain holding `rules`, and a regular chain `sub`.
+    fn ruleset(rules: impl FnOnce(ir::ChainId) -> Vec<Rule>) -> Ruleset {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Inet, &Name::new("fwc").unwrap(), Ownership::Owned);
+        let base = t.add_chain(
+            Name::new("forward").unwrap(),
+            ChainKind::Base {
+                hook: Hook::Forward,
+                ty: ChainType::Filter,
+                priority: 0,
+                policy: Policy::Accept,
+            },
+            Ownership::Owned,
+        );
+        let sub = t.add_chain(
+            Name::new("sub").unwrap(),
+            ChainKind::Regular,
+            Ownership::Owned,
+        );
+        t.chain_mut(base).rules = rules(sub);
+        rs
+    }
+
+    fn rule(m: Vec<Match>, v: Option<Verdict>, what: &'static str) -> Rule {
+        Rule::new(Provenance::Layout(what), m, v)
+    }
+
+    fn base_rules(rs: &Ruleset) -> Vec<&'static str> {
+        rs.tables[0].chains[0]
+            .rules
+            .iter()
+            .map(|r| match r.provenance {
+                Provenance::Layout(w) => w,
+                Provenance::Input(_) => "input",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn drops_a_duplicate_after_an_accept() {
+        let mut rs = ruleset(|_| {
+            vec![
+                rule(vec![iif("virbr0")], Some(Verdict::Accept), "first"),
+                rule(vec![iif("virbr1")], Some(Verdict::Drop), "other"),
+                rule(vec![iif("virbr0")], Some(Verdict::Accept), "copy"),
+            ]
+        });
+        run(&mut rs);
+        assert_eq!(base_rules(&rs), ["first", "other"]);
+        assert!(ir::validate(&rs).is_ok());
+    }
+
+    #[test]
+    fn drops_a_duplicate_after_a_nat_statement() {
+        let nat = |w| {
+            rule(vec![iif("virbr0")], None, w).with(Statement::Nat(Nat::Masquerade { ports: None }))
+        };
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Ip, &Name::new("fwc").unwrap(), Ownership::Owned);
+        let c = t.add_chain(
+            Name::new("postrouting").unwrap(),
+            ChainKind::Base {
+                hook: Hook::Postrouting,
+                ty: ChainType::Nat,
+                priority: 100,
+                policy: Policy::Accept,
+            },
+            Ownership::Owned,
+        );
+        t.chain_mut(c).rules = vec![nat("first"), nat("copy")];
+        run(&mut rs);
+        assert_eq!(rs.tables[0].chains[0].rules.len(), 1);
+    }
+
+    #[test]
+    fn keeps_a_duplicate_after_a_jump() {
+        let mut rs = ruleset(|sub| {
+            vec![
+                rule(vec![iif("virbr0")], Some(Verdict::Jump(sub)), "first"),
+                rule(vec![iif("virbr0")], Some(Verdict::Jump(sub)), "copy"),
+            ]
+        });
+        run(&mut rs);
+        assert_eq!(base_rules(&rs), ["first", "copy"]);
+    }
+
+    #[test]
+    fn keeps_a_duplicate_of_a_rule_without_verdict() {
+        let mut rs = ruleset(|_| {
+            vec![
+                rule(vec![iif("virbr0")], None, "first").with(Statement::Counter),
+                rule(vec![iif("virbr0")], None, "copy").with(Statement::Counter),
+            ]
+        });
+        run(&mut rs);
+        assert_eq!(base_rules(&rs), ["first", "copy"]);
+    }
+
+    #[test]
+    fn keeps_rules_that_differ_in_a_match_statement_or_verdict() {
+        let mut rs = ruleset(|_| {
+            vec![
+                rule(vec![iif("virbr0")], Some(Verdict::Accept), "a"),
+                rule(vec![iif("virbr1")], Some(Verdict::Accept), "other match"),
+                rule(vec![iif("virbr0")], Some(Verdict::Accept), "counted")
+                    .with(Statement::Counter),
+                rule(vec![iif("virbr0")], Some(Verdict::Drop), "other verdict"),
+            ]
+        });
+        run(&mut rs);
+        assert_eq!(
+            base_rules(&rs),
+            ["a", "other match", "counted", "other verdict"]
+        );
+    }
+
+    #[test]
+    fn passes_table_lists_dedupe() {
+        assert_eq!(
+            crate::passes::PASSES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>(),
+            ["dedupe"]
+        );
+    }
+}

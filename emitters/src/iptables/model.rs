@@ -1,0 +1,677 @@
+//! The ruleset as iptables sees it: built-in tables holding built-in and
+//! user chains, each rule one target at most.
+//!
+//! Built once per emit from the IR and shared by the restore and command
+//! forms. Tables of the emitted family (`ip` or `ip6`) must be iptables' own
+//! tables. Tables of family `inet` (fwc's layout) are split: each base chain
+//! fwc owns becomes a user chain of the same name, entered by a jump from the
+//! built-in chain of its hook; a regular chain goes into every table whose
+//! base chains reach it; only rules of the emitted IP family are kept. Rules
+//! are rendered by [`super::render`]; what it cannot say becomes a [`Note`].
+
+use std::collections::BTreeSet;
+
+use ir::{
+    ChainId, ChainKind, ChainType, CmpOp, Family, Hook, IpFamily, L4Proto, MapRef, Nat, Ownership,
+    Policy, Provenance, Rule, Ruleset, Table, Value, Verdict,
+};
+
+use super::render::{render_rule, Arg, Flavor};
+use super::unsupported;
+use crate::{Error, Note};
+
+/// The tables iptables has.
+const XT_TABLES: [&str; 5] = ["filter", "nat", "mangle", "raw", "security"];
+
+/// One iptables rule: matches and at most one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct XRule {
+    /// Everything after `-A CHAIN`.
+    pub args: Vec<Arg>,
+    /// The IR rule's provenance.
+    pub provenance: Provenance,
+    /// The IR rule's sequence number.
+    pub seq: Option<u32>,
+    /// Which IR rule this came from (one IR rule may give several).
+    pub origin: usize,
+    /// For layout plumbing that enters a chain fwc creates, that chain.
+    pub layout_jump: Option<String>,
+}
+
+/// A chain of an iptables table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct XChain {
+    /// The chain's name.
+    pub name: String,
+    /// Created and deleted by fwc (a user chain), or a built-in chain.
+    pub owned: bool,
+    /// In evaluation order.
+    pub rules: Vec<XRule>,
+}
+
+/// One of iptables' tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct XTable {
+    /// `filter`, `nat`, ...
+    pub name: &'static str,
+    /// In creation order.
+    pub chains: Vec<XChain>,
+}
+
+/// Everything one emit installs in one family.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Model {
+    /// In order of first use.
+    pub tables: Vec<XTable>,
+}
+
+impl Model {
+    fn table(&mut self, name: &'static str) -> &mut XTable {
+        let pos = match self.tables.iter().position(|t| t.name == name) {
+            Some(p) => p,
+            None => {
+                self.tables.push(XTable {
+                    name,
+                    chains: Vec::new(),
+                });
+                self.tables.len() - 1
+            }
+        };
+        &mut self.tables[pos]
+    }
+
+    /// The chain `name` of table `table`, declared if new. A user chain that
+    /// two IR tables both declare cannot be told apart in iptables.
+    fn chain(
+        &mut self,
+        table: &'static str,
+        name: &str,
+        owned: bool,
+    ) -> Result<&mut XChain, Error> {
+        let t = self.table(table);
+        match t.chains.iter().position(|c| c.name == name) {
+            Some(p) if owned || t.chains[p].owned => Err(unsupported(format!(
+                "chain {name} of iptables table {table} would be declared twice (two IR \
+                 tables use the name)"
+            ))),
+            Some(p) => Ok(&mut t.chains[p]),
+            None => {
+                t.chains.push(XChain {
+                    name: name.to_owned(),
+                    owned,
+                    rules: Vec::new(),
+                });
+                Ok(t.chains.last_mut().expect("just pushed"))
+            }
+        }
+    }
+}
+
+/// Builds the model of the tables `flavor` emits.
+pub(crate) fn build(rs: &Ruleset, flavor: Flavor, notes: &mut Vec<Note>) -> Result<Model, Error> {
+    let mut b = Builder {
+        flavor,
+        model: Model::default(),
+        notes,
+        origin: 0,
+    };
+    for t in &rs.tables {
+        match t.family {
+            f if f == flavor.family => b.xt_table(t)?,
+            Family::Inet => b.inet_table(t)?,
+            _ => {}
+        }
+    }
+    Ok(b.model)
+}
+
+struct Builder<'n> {
+    flavor: Flavor,
+    model: Model,
+    notes: &'n mut Vec<Note>,
+    /// Counter for [`XRule::origin`].
+    origin: usize,
+}
+
+/// Where an IR chain lives in iptables.
+struct Placement {
+    /// Its table(s): a regular chain of an inet table exists in every table
+    /// whose base chains reach it.
+    tables: Vec<&'static str>,
+    /// For a base chain fwc owns: the built-in chain that jumps to it.
+    builtin: Option<&'static str>,
+}
+
+impl Builder<'_> {
+    /// A table of the emitted family: one of iptables' own tables.
+    fn xt_table(&mut self, t: &Table) -> Result<(), Error> {
+        let name = XT_TABLES
+            .iter()
+            .find(|n| **n == t.name.as_str())
+            .copied()
+            .ok_or_else(|| {
+                unsupported(format!(
+                    "table {} {} is not one of iptables' tables ({})",
+                    t.family,
+                    t.name,
+                    XT_TABLES.join(", ")
+                ))
+            })?;
+        let places = t
+            .chains
+            .iter()
+            .map(|c| Placement {
+                tables: vec![name],
+                builtin: match (c.ownership, &c.kind) {
+                    (Ownership::Owned, ChainKind::Base { hook, .. }) => Some(builtin_name(*hook)),
+                    _ => None,
+                },
+            })
+            .collect();
+        self.chains(t, places, false)
+    }
+
+    /// A table of family `inet`, split into iptables' tables.
+    fn inet_table(&mut self, t: &Table) -> Result<(), Error> {
+        if t.ownership == Ownership::External {
+            return Err(unsupported(format!(
+                "table {} {} belongs to someone else; iptables has no such table",
+                t.family, t.name
+            )));
+        }
+        let mut places: Vec<Placement> = Vec::new();
+        for c in &t.chains {
+            let place = match (&c.kind, c.ownership) {
+                (_, Ownership::External) => {
+                    return Err(unsupported(format!(
+                        "chain {} of table {} {} belongs to someone else; iptables has no \
+                         such chain",
+                        c.name, t.family, t.name
+                    )))
+                }
+                (
+                    ChainKind::Base {
+                        hook, ty, priority, ..
+                    },
+                    _,
+                ) => {
+                    let (table, builtin) =
+                        map_base_chain(*ty, *hook, *priority).ok_or_else(|| {
+                            unsupported(format!(
+                            "base chain {} of table {} {} ({} hook {} priority {priority}) has \
+                             no iptables equivalent",
+                            c.name,
+                            t.family,
+                            t.name,
+                            ty.keyword(),
+                            hook.keyword()
+                        ))
+                        })?;
+                    Placement {
+                        tables: vec![table],
+                        builtin: Some(builtin),
+                    }
+                }
+                (ChainKind::Regular, _) => Placement {
+                    tables: Vec::new(),
+                    builtin: None,
+                },
+            };
+            places.push(place);
+        }
+        // A regular chain must exist in every table whose base chains reach it.
+        for (i, c) in t.chains.iter().enumerate() {
+            if let ChainKind::Base { .. } = c.kind {
+                let table = places[i].tables[0];
+                for reached in reachable(t, ChainId(i)) {
+                    let p = &mut places[reached.0];
+                    if p.builtin.is_none() && !p.tables.contains(&table) {
+                        p.tables.push(table);
+                    }
+                }
+            }
+        }
+        for p in &mut places {
+            if p.tables.is_empty() {
+                // Nothing reaches it; keep it anyway so nothing vanishes.
+                p.tables.push("filter");
+            }
+        }
+        self.chains(t, places, true)
+    }
+
+    /// Declares the chains of `t` where `places` says and fills them.
+    fn chains(
+        &mut self,
+        t: &Table,
+        places: Vec<Placement>,
+        filter_family: bool,
+    ) -> Result<(), Error> {
+        let mut entries = Vec::new();
+        for (c, place) in t.chains.iter().zip(&places) {
+            let owned = c.ownership == Ownership::Owned;
+            for &table in &place.tables {
+                let mut rules = Vec::new();
+                for r in &c.rules {
+                    if filter_family && !self.rule_in_family(r) {
+                        continue;
+                    }
+                    let origin = self.next_origin();
+                    match render_rule(t, r, self.flavor) {
+                        Ok(list) => rules.extend(list.into_iter().map(|args| XRule {
+                            layout_jump: layout_jump(t, r),
+                            args,
+                            provenance: r.provenance.clone(),
+                            seq: r.seq,
+                            origin,
+                        })),
+                        Err(message) => self.notes.push(Note {
+                            provenance: r.provenance.clone(),
+                            message,
+                        }),
+                    }
+                }
+                if let (
+                    Some(_),
+                    ChainKind::Base {
+                        policy: Policy::Drop,
+                        ..
+                    },
+                ) = (place.builtin, &c.kind)
+                {
+                    rules.push(XRule {
+                        args: vec![Arg::word("--jump"), Arg::word("DROP")],
+                        provenance: Provenance::Layout("the base chain's drop policy"),
+                        seq: None,
+                        origin: self.next_origin(),
+                        layout_jump: None,
+                    });
+                }
+                self.model
+                    .chain(table, c.name.as_str(), owned)?
+                    .rules
+                    .extend(rules);
+                if let (Some(builtin), ChainKind::Base { priority, .. }) = (place.builtin, &c.kind)
+                {
+                    entries.push((*priority, table, builtin, c.name.to_string()));
+                }
+            }
+        }
+        // Base chains on one hook run in priority order; so do their jumps.
+        entries.sort_by_key(|e| e.0);
+        for (_, table, builtin, name) in entries {
+            let origin = self.next_origin();
+            self.model.chain(table, builtin, false)?.rules.push(XRule {
+                args: vec![Arg::word("--jump"), Arg::Word(name.clone())],
+                provenance: Provenance::Layout("jump from the built-in chain to a base chain"),
+                seq: None,
+                origin,
+                layout_jump: Some(name),
+            });
+        }
+        Ok(())
+    }
+
+    fn next_origin(&mut self) -> usize {
+        self.origin += 1;
+        self.origin
+    }
+
+    /// Whether a rule of an inet table applies to the emitted IP family.
+    fn rule_in_family(&self, r: &Rule) -> bool {
+        rule_families(r).iter().all(|f| *f == self.flavor.ip)
+    }
+}
+
+/// The built-in chain of a hook in iptables' own tables.
+fn builtin_name(hook: Hook) -> &'static str {
+    match hook {
+        Hook::Prerouting => "PREROUTING",
+        Hook::Input => "INPUT",
+        Hook::Forward => "FORWARD",
+        Hook::Output => "OUTPUT",
+        Hook::Postrouting => "POSTROUTING",
+        Hook::Ingress => "INGRESS",
+    }
+}
+
+/// The iptables table and built-in chain that correspond to an nft base
+/// chain. Filter chains before conntrack-dependent NAT (priority <= -150,
+/// nft's `mangle`) are mangle chains.
+fn map_base_chain(
+    ty: ChainType,
+    hook: Hook,
+    priority: i32,
+) -> Option<(&'static str, &'static str)> {
+    let chain = builtin_name(hook);
+    match (ty, hook) {
+        (ChainType::Filter, Hook::Prerouting | Hook::Postrouting) if priority <= -150 => {
+            Some(("mangle", chain))
+        }
+        (ChainType::Filter, Hook::Input | Hook::Forward | Hook::Output) => Some(("filter", chain)),
+        (ChainType::Nat, Hook::Prerouting | Hook::Postrouting | Hook::Input | Hook::Output) => {
+            Some(("nat", chain))
+        }
+        (ChainType::Route, Hook::Output) => Some(("mangle", chain)),
+        _ => None,
+    }
+}
+
+/// Chains a rule of `chain` can pass control to, directly.
+fn successors(t: &Table, chain: ChainId) -> Vec<ChainId> {
+    fn from(t: &Table, v: &Verdict, out: &mut Vec<ChainId>) {
+        match v {
+            Verdict::Jump(c) | Verdict::Goto(c) => out.push(*c),
+            Verdict::Vmap {
+                map: MapRef::Anonymous(e),
+                ..
+            } => e.iter().for_each(|(_, v)| from(t, v, out)),
+            Verdict::Vmap {
+                map: MapRef::Named(id),
+                ..
+            } => t.maps[id.0]
+                .elements
+                .iter()
+                .for_each(|(_, v)| from(t, v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for r in &t.chain(chain).rules {
+        if let Some(v) = &r.verdict {
+            from(t, v, &mut out);
+        }
+    }
+    out
+}
+
+/// Every chain reachable from `start` (itself excluded unless on a path).
+fn reachable(t: &Table, start: ChainId) -> BTreeSet<ChainId> {
+    let mut seen = BTreeSet::new();
+    let mut todo = successors(t, start);
+    while let Some(c) = todo.pop() {
+        if seen.insert(c) {
+            todo.extend(successors(t, c));
+        }
+    }
+    seen
+}
+
+/// The IP families a rule is restricted to by what it matches or translates.
+fn rule_families(r: &Rule) -> BTreeSet<IpFamily> {
+    fn value(v: &Value, out: &mut BTreeSet<IpFamily>) {
+        match v {
+            Value::Prefix(n) => {
+                out.insert(IpFamily::of_net(n));
+            }
+            Value::Proto(L4Proto::Icmp) => {
+                out.insert(IpFamily::V4);
+            }
+            Value::Proto(L4Proto::Icmpv6) => {
+                out.insert(IpFamily::V6);
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    for m in &r.matches {
+        if let Some(f) = m.field.ip_family() {
+            out.insert(f);
+        }
+        if m.op == CmpOp::Eq {
+            value(&m.value, &mut out);
+        }
+    }
+    if let Some(Verdict::Vmap { key, .. }) = &r.verdict {
+        out.extend(key.iter().filter_map(|f| f.ip_family()));
+    }
+    if let Some(Nat::Snat { addr, .. } | Nat::Dnat { addr, .. }) = r.nat() {
+        out.insert(IpFamily::of(&addr.start));
+    }
+    out
+}
+
+/// The owned chain a layout rule jumps to, by name.
+fn layout_jump(t: &Table, r: &Rule) -> Option<String> {
+    match (&r.provenance, &r.verdict) {
+        (Provenance::Layout(_), Some(Verdict::Jump(c)))
+            if t.chain(*c).ownership == Ownership::Owned =>
+        {
+            Some(t.chain(*c).name.to_string())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ir::*;
+
+    use crate::testutil::*;
+    use crate::{emit, Artifact, Direction, Format, Options, Target};
+
+    fn run(rs: &Ruleset, target: Target, format: Format, direction: Direction) -> Artifact {
+        emit(rs, target, &Options { format, direction }).unwrap()
+    }
+
+    const NET4: &str = "192.168.122.0/24";
+    const NET6: &str = "2001:db8:ca2:2::/64";
+
+    /// fwc's own layout in miniature: one inet table with a set, a verdict
+    /// map, base chains of three kinds and rules of both families.
+    fn inet() -> Ruleset {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Inet, &name("fwc"), Ownership::Owned);
+        let bridges = t.add_set(Set {
+            name: name("bridges"),
+            key: vec![KeyType::Ifname],
+            interval: false,
+            elements: vec![vec![ifname("virbr0")], vec![ifname("virbr1")]],
+        });
+        let fwd = t.add_chain(
+            name("forward"),
+            ChainKind::Base {
+                hook: Hook::Forward,
+                ty: ChainType::Filter,
+                priority: 0,
+                policy: Policy::Drop,
+            },
+            Ownership::Owned,
+        );
+        let guests = regular(t, "from_guests");
+        let post = base(t, "postrouting", Hook::Postrouting, ChainType::Nat, 100);
+        let masq = regular(t, "masq_eth0");
+        let mangle = base(t, "mangle_post", Hook::Postrouting, ChainType::Filter, -150);
+        let p = from("net.xml", 2, "network");
+        let ct = Value::CtStates(CtStates::RELATED_ESTABLISHED);
+        t.chain_mut(fwd).rules = vec![
+            Rule::new(
+                p.clone(),
+                vec![Match::eq(Field::CtState, ct)],
+                Some(Verdict::Accept),
+            ),
+            Rule::new(
+                p.clone(),
+                vec![Match::eq(
+                    Field::IifName,
+                    Value::Set(SetRef::Named(bridges)),
+                )],
+                Some(Verdict::Jump(guests)),
+            ),
+            Rule::new(
+                p.clone(),
+                vec![Match::eq(Field::L4Proto, Value::Proto(L4Proto::Icmpv6))],
+                Some(Verdict::Accept),
+            ),
+        ];
+        t.chain_mut(guests).rules = vec![
+            Rule::new(
+                p.clone(),
+                vec![Match::eq(Field::Saddr(IpFamily::V4), net(NET4))],
+                Some(Verdict::Accept),
+            ),
+            Rule::new(
+                p.clone(),
+                vec![Match::eq(Field::Saddr(IpFamily::V6), net(NET6))],
+                Some(Verdict::Accept),
+            ),
+            Rule::new(p.clone(), vec![], Some(Verdict::Drop))
+                .with(Statement::Log {
+                    prefix: Comment::new("fwc drop: ").unwrap(),
+                })
+                .with(Statement::Counter),
+        ];
+        t.chain_mut(post).rules = vec![Rule::new(
+            p.clone(),
+            vec![],
+            Some(Verdict::Vmap {
+                key: vec![Field::OifName],
+                map: MapRef::Anonymous(vec![(vec![ifname("eth0")], Verdict::Jump(masq))]),
+            }),
+        )];
+        t.chain_mut(masq).rules = vec![Rule::new(
+            p.clone(),
+            vec![Match::eq(Field::Saddr(IpFamily::V4), net(NET4))],
+            None,
+        )
+        .with(Statement::Nat(Nat::Masquerade { ports: None }))];
+        t.chain_mut(mangle).rules = vec![Rule::new(
+            p,
+            vec![
+                Match::eq(Field::OifName, ifname("virbr0")),
+                Match::eq(Field::Dport(L4Proto::Udp), ports(68, 68)),
+            ],
+            None,
+        )
+        .with(Statement::ChecksumFill)];
+        rs
+    }
+
+    fn rules_only(text: &str) -> Vec<&str> {
+        text.lines().filter(|l| !l.starts_with('#')).collect()
+    }
+
+    #[test]
+    fn inet_tables_split_into_iptables_tables_per_family() {
+        let a = run(&inet(), Target::Iptables, Format::Script, Direction::Setup);
+        assert!(a.notes.is_empty(), "{:?}", a.notes);
+        assert_eq!(
+            rules_only(&a.text),
+            [
+                "*filter",
+                ":forward - [0:0]",
+                ":from_guests - [0:0]",
+                "-A forward --match conntrack --ctstate ESTABLISHED,RELATED --jump ACCEPT",
+                "-A forward --in-interface virbr0 --jump from_guests",
+                "-A forward --in-interface virbr1 --jump from_guests",
+                "-A forward --jump DROP",
+                "-A from_guests --source 192.168.122.0/24 --jump ACCEPT",
+                "-A from_guests --jump LOG --log-prefix \"fwc drop: \"",
+                "-A from_guests --jump DROP",
+                "-I FORWARD --jump forward",
+                "COMMIT",
+                "*nat",
+                ":postrouting - [0:0]",
+                ":masq_eth0 - [0:0]",
+                "-A postrouting --out-interface eth0 --jump masq_eth0",
+                "-A masq_eth0 --source 192.168.122.0/24 --jump MASQUERADE",
+                "-I POSTROUTING --jump postrouting",
+                "COMMIT",
+                "*mangle",
+                ":mangle_post - [0:0]",
+                "-A mangle_post --out-interface virbr0 --protocol udp --destination-port 68 --jump CHECKSUM --checksum-fill",
+                "-I POSTROUTING --jump mangle_post",
+                "COMMIT",
+            ]
+        );
+        let a = run(&inet(), Target::Ip6tables, Format::Script, Direction::Setup);
+        let six = rules_only(&a.text);
+        assert!(six.contains(&"-A forward -p icmpv6 --jump ACCEPT"));
+        assert!(six.contains(&"-A from_guests --source 2001:db8:ca2:2::/64 --jump ACCEPT"));
+        assert!(!a.text.contains("192.168.122.0/24"));
+        assert!(!a.text.contains("--jump MASQUERADE"));
+    }
+
+    #[test]
+    fn inet_commands_create_chains_then_append() {
+        let a = run(
+            &inet(),
+            Target::Iptables,
+            Format::Commands,
+            Direction::Setup,
+        );
+        let got: Vec<&str> = a.text.lines().collect();
+        assert_eq!(
+            &got[..4],
+            [
+                "iptables -w --table filter --new-chain forward",
+                "iptables -w --table filter --insert FORWARD --jump forward",
+                "iptables -w --table filter --new-chain from_guests",
+                "iptables -w --table nat --new-chain postrouting",
+            ]
+        );
+        assert_eq!(got.last(), Some(&"iptables -w --table mangle --append mangle_post --out-interface virbr0 --protocol udp --destination-port 68 --jump CHECKSUM --checksum-fill"));
+        assert!(got.contains(
+            &"iptables -w --table filter --append from_guests --jump LOG --log-prefix 'fwc drop: '"
+        ));
+        // The drop policy is appended after the chain's rules.
+        let drop = got
+            .iter()
+            .position(|l| *l == "iptables -w --table filter --append forward --jump DROP")
+            .unwrap();
+        let last_fwd = got
+            .iter()
+            .rposition(|l| l.contains("--append forward "))
+            .unwrap();
+        assert_eq!(drop, last_fwd);
+    }
+
+    #[test]
+    fn tables_iptables_lacks_are_unsupported_for_the_asked_target() {
+        let mut rs = Ruleset::default();
+        rs.table_mut(Family::Ip6, &name("libvirt_network"), Ownership::Owned);
+        match emit(&rs, Target::Ip6tables, &Options::default()) {
+            Err(crate::Error::Unsupported { target, reason }) => {
+                assert_eq!(target, "ip6tables");
+                assert!(reason.contains("ip6 libvirt_network"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The other family's target does not look at the table.
+        assert!(emit(&rs, Target::Iptables, &Options::default()).is_ok());
+    }
+
+    /// Both halves of the inet table load, and teardown removes them.
+    #[test]
+    fn kernel_loads_inet_split_and_tears_it_down() {
+        let rs = inet();
+        let files: Vec<_> = [Target::Iptables, Target::Ip6tables]
+            .iter()
+            .flat_map(|t| {
+                [Direction::Setup, Direction::Teardown]
+                    .map(|d| temp_file(&run(&rs, *t, Format::Script, d).text))
+            })
+            .collect();
+        let p = |i: usize| files[i].path().display().to_string();
+        let sh = format!(
+            "set -e
+             iptables-restore --noflush {}; ip6tables-restore --noflush {}
+             iptables -S | grep -c -- '-j from_guests'; ip6tables -S | grep -c -- '-p ipv6-icmp'
+             iptables-restore --noflush {}; ip6tables-restore --noflush {}
+             iptables-save | grep -c -- '^-A' || true; ip6tables-save | grep -c -- '^-A' || true",
+            p(0),
+            p(2),
+            p(1),
+            p(3)
+        );
+        let Some(out) = in_netns(&sh, &["iptables-restore", "ip6tables-restore"]) else {
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n1\n0\n0\n");
+    }
+}

@@ -1,0 +1,509 @@
+//! One IR rule as iptables arguments, shared by the restore and command
+//! forms so that a rule is rendered in one place.
+//!
+//! iptables allows one target per rule and no sets, so one IR rule may
+//! become several iptables rules with the same matches:
+//! * a rule with several actions (a log, a checksum fill, then a verdict)
+//!   gives one rule per action;
+//! * a match on a set, and a verdict map, give one rule per element.
+//!
+//! What iptables cannot say is returned as the message of a note, and the
+//! rule is left out.
+
+use ir::{
+    CmpOp, Family, Field, IpFamily, L4Proto, MapRef, Match, Nat, RejectKind, Rule, SetRef,
+    Statement, Table, Value, Verdict,
+};
+
+/// One argument of an iptables rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Arg {
+    /// An option or a value that never needs quoting in a restore file.
+    Word(String),
+    /// Free text (a comment or log prefix, validated as [`ir::Comment`]):
+    /// double-quoted in restore files, shell-quoted in command lines.
+    Text(String),
+}
+
+impl Arg {
+    /// A [`Arg::Word`].
+    pub(crate) fn word(s: impl Into<String>) -> Arg {
+        Arg::Word(s.into())
+    }
+
+    /// The argument in an `iptables-restore` file.
+    pub(crate) fn restore(&self) -> String {
+        match self {
+            Arg::Word(w) => w.clone(),
+            Arg::Text(t) => format!("\"{t}\""),
+        }
+    }
+
+    /// The argument as one argv element.
+    pub(crate) fn argv(&self) -> &str {
+        match self {
+            Arg::Word(w) | Arg::Text(w) => w,
+        }
+    }
+}
+
+/// The IP family a target emits, and the spellings that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Flavor {
+    /// The IR table family emitted as is (`ip` or `ip6`).
+    pub family: Family,
+    /// The address family of its packets.
+    pub ip: IpFamily,
+}
+
+impl Flavor {
+    /// iptables (`Family::Ip`) or ip6tables (`Family::Ip6`).
+    pub(crate) fn of(family: Family) -> Flavor {
+        let ip = if family == Family::Ip6 {
+            IpFamily::V6
+        } else {
+            IpFamily::V4
+        };
+        Flavor { family, ip }
+    }
+}
+
+/// The iptables rules for one IR rule, in evaluation order, as the
+/// arguments after `-A CHAIN`; `Err` is the note for a rule left out.
+pub(crate) fn render_rule(t: &Table, r: &Rule, flavor: Flavor) -> Result<Vec<Vec<Arg>>, String> {
+    let mut comment = Vec::new();
+    if let Some(c) = &r.comment {
+        comment = vec![
+            Arg::word("--match"),
+            Arg::word("comment"),
+            Arg::word("--comment"),
+            Arg::Text(c.to_string()),
+        ];
+    }
+    let targets = statement_targets(r)?;
+    let mut out = Vec::new();
+    for matches in expand_sets(t, &r.matches)? {
+        let head = [match_args(&matches)?, comment.clone()].concat();
+        for target in &targets {
+            out.push([head.clone(), target.clone()].concat());
+        }
+        match &r.verdict {
+            Some(Verdict::Vmap { key, map }) => {
+                let elems: &[(Vec<Value>, Verdict)] = match map {
+                    MapRef::Anonymous(e) => e,
+                    MapRef::Named(id) => &t.maps[id.0].elements,
+                };
+                for (k, v) in elems {
+                    let keyed: Vec<Match> = matches
+                        .iter()
+                        .cloned()
+                        .chain(key.iter().zip(k).map(|(f, v)| Match::eq(*f, v.clone())))
+                        .collect();
+                    out.push(
+                        [
+                            match_args(&keyed)?,
+                            comment.clone(),
+                            verdict_args(t, v, flavor)?,
+                        ]
+                        .concat(),
+                    );
+                }
+            }
+            Some(v) => out.push([head, verdict_args(t, v, flavor)?].concat()),
+            // Nothing but counting: the rule's own counters do that.
+            None if targets.is_empty() => out.push(head),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The targets of a rule's statements, one iptables rule each, in order.
+fn statement_targets(r: &Rule) -> Result<Vec<Vec<Arg>>, String> {
+    let mut out = Vec::new();
+    for s in &r.statements {
+        out.push(match s {
+            Statement::Counter => continue,
+            Statement::Log { prefix } => {
+                // The kernel's xt_LOG limit (29 bytes plus the NUL).
+                if prefix.as_str().len() > 29 {
+                    return Err(format!(
+                        "iptables' LOG takes a prefix of at most 29 characters, not {}; the \
+                         rule is left out",
+                        prefix.as_str().len()
+                    ));
+                }
+                vec![
+                    Arg::word("--jump"),
+                    Arg::word("LOG"),
+                    Arg::word("--log-prefix"),
+                    Arg::Text(prefix.to_string()),
+                ]
+            }
+            Statement::ChecksumFill => vec![
+                Arg::word("--jump"),
+                Arg::word("CHECKSUM"),
+                Arg::word("--checksum-fill"),
+            ],
+            Statement::Nat(n) => {
+                if r.verdict.is_some() {
+                    return Err("iptables ends evaluation at a NAT target, so the rule's \
+                                verdict cannot follow it; the rule is left out"
+                        .into());
+                }
+                nat_args(n)
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// Replaces each match on a set by one match per element: the rules that
+/// result, one per combination, together match what the original did.
+fn expand_sets(t: &Table, matches: &[Match]) -> Result<Vec<Vec<Match>>, String> {
+    let mut out: Vec<Vec<Match>> = vec![Vec::new()];
+    for m in matches {
+        let Value::Set(set) = &m.value else {
+            out.iter_mut().for_each(|ms| ms.push(m.clone()));
+            continue;
+        };
+        if m.op == CmpOp::Ne {
+            return Err(format!(
+                "iptables cannot match {} against a set negated; the rule is left out",
+                m.field
+            ));
+        }
+        let values: Vec<Value> = match set {
+            SetRef::Anonymous(items) => items.clone(),
+            SetRef::Named(id) => t.sets[id.0]
+                .elements
+                .iter()
+                .filter_map(|e| e.first().cloned())
+                .collect(),
+        };
+        out = out
+            .into_iter()
+            .flat_map(|ms| {
+                values.iter().map(move |v| {
+                    let mut ms = ms.clone();
+                    ms.push(Match::eq(m.field, v.clone()));
+                    ms
+                })
+            })
+            .collect();
+    }
+    Ok(out)
+}
+
+fn bang(op: CmpOp, out: &mut Vec<Arg>) {
+    if op == CmpOp::Ne {
+        out.push(Arg::word("!"));
+    }
+}
+
+/// A scalar value's iptables spelling (ports and states have their own).
+fn scalar(v: &Value) -> Result<String, String> {
+    match v {
+        Value::Ifname(n) => Ok(n.to_string()),
+        Value::Prefix(n) => Ok(n.to_string()),
+        Value::Mac(m) => Ok(m.to_string()),
+        other => Err(format!(
+            "iptables cannot compare with {other} here; the rule is left out"
+        )),
+    }
+}
+
+/// Scalar matches (sets already expanded) as iptables options.
+fn match_args(matches: &[Match]) -> Result<Vec<Arg>, String> {
+    let mut out = Vec::new();
+    // iptables takes one -p per rule; port matches need it to be theirs.
+    let mut proto: Option<(CmpOp, L4Proto)> = None;
+    for m in matches {
+        let simple = |opt: &str, out: &mut Vec<Arg>| -> Result<(), String> {
+            bang(m.op, out);
+            out.extend([Arg::word(opt), Arg::Word(scalar(&m.value)?)]);
+            Ok(())
+        };
+        match (m.field, &m.value) {
+            (Field::Iif | Field::IifName, _) => simple("--in-interface", &mut out)?,
+            (Field::Oif | Field::OifName, _) => simple("--out-interface", &mut out)?,
+            (Field::Saddr(_), _) => simple("--source", &mut out)?,
+            (Field::Daddr(_), _) => simple("--destination", &mut out)?,
+            (Field::L4Proto, Value::Proto(p)) => {
+                if proto.is_some() {
+                    return Err(
+                        "iptables takes one protocol match per rule; the rule is left out".into(),
+                    );
+                }
+                proto = Some((m.op, *p));
+                bang(m.op, &mut out);
+                out.extend([Arg::word("-p"), Arg::word(p.name())]);
+            }
+            (Field::Sport(p) | Field::Dport(p), Value::Ports(range)) => {
+                match proto {
+                    Some((CmpOp::Eq, q)) if q == p => {}
+                    Some(_) => {
+                        return Err(format!(
+                            "iptables takes one protocol match per rule, and this rule's {} \
+                             port needs its own; the rule is left out",
+                            p.name()
+                        ))
+                    }
+                    None => {
+                        proto = Some((CmpOp::Eq, p));
+                        out.extend([Arg::word("--protocol"), Arg::word(p.name())]);
+                    }
+                }
+                let ports = if range.start == range.end {
+                    range.start.to_string()
+                } else {
+                    format!("{}:{}", range.start, range.end)
+                };
+                bang(m.op, &mut out);
+                let opt = if matches!(m.field, Field::Sport(_)) {
+                    "--source-port"
+                } else {
+                    "--destination-port"
+                };
+                out.extend([Arg::word(opt), Arg::Word(ports)]);
+            }
+            (Field::CtState, Value::CtStates(s)) => {
+                out.extend([Arg::word("--match"), Arg::word("conntrack")]);
+                bang(m.op, &mut out);
+                out.extend([Arg::word("--ctstate"), Arg::Word(ct_states(s))]);
+            }
+            (Field::EtherSaddr, _) => {
+                out.extend([Arg::word("--match"), Arg::word("mac")]);
+                simple("--mac-source", &mut out)?;
+            }
+            (Field::EtherDaddr, _) => {
+                return Err(
+                    "iptables cannot match the destination MAC address; the rule is left out"
+                        .into(),
+                )
+            }
+            (f, v) => {
+                return Err(format!(
+                    "iptables cannot compare {f} with {v}; the rule is left out"
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `ESTABLISHED,RELATED`: upper case, in libvirt's order.
+fn ct_states(s: &ir::CtStates) -> String {
+    [
+        (s.new, "NEW"),
+        (s.established, "ESTABLISHED"),
+        (s.related, "RELATED"),
+        (s.invalid, "INVALID"),
+        (s.untracked, "UNTRACKED"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, n)| *n)
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+fn nat_args(n: &Nat) -> Vec<Arg> {
+    match n {
+        Nat::Masquerade { ports } => {
+            let mut a = vec![Arg::word("--jump"), Arg::word("MASQUERADE")];
+            if let Some(p) = ports {
+                a.extend([Arg::word("--to-ports"), Arg::Word(p.to_string())]);
+            }
+            a
+        }
+        Nat::Snat { addr, ports } => vec![
+            Arg::word("--jump"),
+            Arg::word("SNAT"),
+            Arg::word("--to-source"),
+            Arg::Word(crate::nat::target_text(addr, ports.as_ref())),
+        ],
+        Nat::Dnat { addr, ports } => vec![
+            Arg::word("--jump"),
+            Arg::word("DNAT"),
+            Arg::word("--to-destination"),
+            Arg::Word(crate::nat::target_text(addr, ports.as_ref())),
+        ],
+    }
+}
+
+fn verdict_args(t: &Table, v: &Verdict, flavor: Flavor) -> Result<Vec<Arg>, String> {
+    let jump = |target: &str| vec![Arg::word("--jump"), Arg::word(target)];
+    Ok(match v {
+        Verdict::Accept => jump("ACCEPT"),
+        Verdict::Drop => jump("DROP"),
+        Verdict::Return => jump("RETURN"),
+        Verdict::Reject(kind) => {
+            let mut a = jump("REJECT");
+            let v6 = flavor.ip == IpFamily::V6;
+            let with = match kind {
+                RejectKind::Default => None,
+                RejectKind::TcpReset => Some("tcp-reset"),
+                RejectKind::PortUnreachable if v6 => Some("icmp6-port-unreachable"),
+                RejectKind::PortUnreachable => Some("icmp-port-unreachable"),
+                RejectKind::AdminProhibited if v6 => Some("icmp6-adm-prohibited"),
+                RejectKind::AdminProhibited => Some("icmp-admin-prohibited"),
+            };
+            if let Some(w) = with {
+                a.extend([Arg::word("--reject-with"), Arg::word(w)]);
+            }
+            a
+        }
+        Verdict::Jump(c) => jump(t.chain(*c).name.as_str()),
+        Verdict::Goto(c) => vec![Arg::word("--goto"), Arg::Word(t.chain(*c).name.to_string())],
+        Verdict::Vmap { .. } => {
+            return Err(
+                "a verdict map cannot hold another verdict map; the rule is left out".into(),
+            )
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use ir::*;
+
+    use crate::testutil::*;
+    use crate::{emit, Artifact, Direction, Format, Options, Target};
+
+    fn run(rs: &Ruleset, target: Target, format: Format, direction: Direction) -> Artifact {
+        emit(rs, target, &Options { format, direction }).unwrap()
+    }
+
+    fn rules_only(text: &str) -> Vec<&str> {
+        text.lines().filter(|l| !l.starts_with('#')).collect()
+    }
+
+    #[test]
+    fn what_iptables_cannot_say_is_a_note() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Ip, &name("filter"), Ownership::External);
+        let c = regular(t, "FWC");
+        let mac = from("f.xml", 3, "mac");
+        let neg = from("f.xml", 4, "ip");
+        t.chain_mut(c).rules = vec![
+            Rule::new(
+                mac.clone(),
+                vec![Match::eq(
+                    Field::EtherDaddr,
+                    Value::Mac("52:54:00:00:00:01".parse().unwrap()),
+                )],
+                Some(Verdict::Drop),
+            ),
+            Rule::new(
+                neg.clone(),
+                vec![Match::ne(
+                    Field::Saddr(IpFamily::V4),
+                    Value::Set(SetRef::Anonymous(vec![
+                        net("10.0.0.0/8"),
+                        net("172.16.0.0/12"),
+                    ])),
+                )],
+                Some(Verdict::Drop),
+            ),
+            Rule::new(from("f.xml", 5, "ip"), vec![], Some(Verdict::Accept)),
+        ];
+        let a = run(&rs, Target::Iptables, Format::Script, Direction::Setup);
+        let provs: Vec<_> = a.notes.iter().map(|n| n.provenance.clone()).collect();
+        assert_eq!(provs, [mac, neg]);
+        assert!(a.notes[0].message.contains("destination MAC"));
+        assert_eq!(
+            rules_only(&a.text),
+            ["*filter", ":FWC - [0:0]", "-A FWC --jump ACCEPT", "COMMIT"]
+        );
+    }
+
+    #[test]
+    fn matches_and_verdicts_in_iptables_spelling() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Ip6, &name("filter"), Ownership::External);
+        let c = regular(t, "FWC");
+        let other = regular(t, "OTHER");
+        let p = from("f.xml", 1, "rule");
+        let mut rules = vec![
+            Rule::new(
+                p.clone(),
+                vec![
+                    Match::ne(Field::IifName, ifname("eth0")),
+                    Match::eq(Field::Sport(L4Proto::Tcp), ports(1024, 65535)),
+                    Match::ne(Field::Dport(L4Proto::Tcp), ports(22, 22)),
+                ],
+                Some(Verdict::Reject(RejectKind::TcpReset)),
+            ),
+            Rule::new(
+                p.clone(),
+                vec![
+                    Match::ne(
+                        Field::CtState,
+                        Value::CtStates(CtStates {
+                            new: true,
+                            invalid: true,
+                            ..CtStates::default()
+                        }),
+                    ),
+                    Match::eq(
+                        Field::EtherSaddr,
+                        Value::Mac("52:54:00:0a:0b:0c".parse().unwrap()),
+                    ),
+                ],
+                Some(Verdict::Reject(RejectKind::AdminProhibited)),
+            ),
+            Rule::new(
+                p.clone(),
+                vec![Match::eq(
+                    Field::Dport(L4Proto::Udp),
+                    Value::Set(SetRef::Anonymous(vec![ports(53, 53), ports(67, 68)])),
+                )],
+                Some(Verdict::Goto(other)),
+            ),
+        ];
+        let mut last = Rule::new(p, vec![], Some(Verdict::Return));
+        last.comment = Some(Comment::new("it's fine").unwrap());
+        rules.push(last);
+        t.chain_mut(c).rules = rules;
+        let a = run(&rs, Target::Ip6tables, Format::Commands, Direction::Setup);
+        assert_eq!(
+            a.text,
+            "ip6tables -w --table filter --new-chain FWC\n\
+             ip6tables -w --table filter --new-chain OTHER\n\
+             ip6tables -w --table filter --append FWC '!' --in-interface eth0 --protocol tcp --source-port 1024:65535 '!' --destination-port 22 --jump REJECT --reject-with tcp-reset\n\
+             ip6tables -w --table filter --append FWC --match conntrack '!' --ctstate NEW,INVALID --match mac --mac-source 52:54:00:0a:0b:0c --jump REJECT --reject-with icmp6-adm-prohibited\n\
+             ip6tables -w --table filter --append FWC --protocol udp --destination-port 53 --goto OTHER\n\
+             ip6tables -w --table filter --append FWC --protocol udp --destination-port 67:68 --goto OTHER\n\
+             ip6tables -w --table filter --append FWC --match comment --comment 'it'\\''s fine' --jump RETURN\n"
+        );
+    }
+
+    #[test]
+    fn snat_to_ipv6_range_with_ports_is_bracketed() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Ip6, &name("nat"), Ownership::External);
+        let c = regular(t, "PRT");
+        let addr = AddrRange::new(
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        )
+        .unwrap();
+        t.chain_mut(c).rules = vec![Rule::new(
+            from("n.xml", 1, "nat"),
+            vec![Match::eq(Field::L4Proto, Value::Proto(L4Proto::Udp))],
+            None,
+        )
+        .with(Statement::Nat(Nat::Snat {
+            addr,
+            ports: Some(PortRange::new(500, 1000).unwrap()),
+        }))];
+        let text = run(&rs, Target::Ip6tables, Format::Script, Direction::Setup).text;
+        assert!(
+            text.contains(
+                "-A PRT -p udp --jump SNAT --to-source [2001:db8::1]-[2001:db8::2]:500-1000\n"
+            ),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,555 @@
+//! nft syntax of rules, chains, sets and maps, shared by the script and the
+//! command form so that a rule is rendered once.
+//!
+//! A rule becomes a list of [`Token`]s: the script joins them with spaces,
+//! the command form passes each as one argv element (shell-quoted by
+//! [`crate::quote`]). The only difference between the forms is how an
+//! interface name is spelled, which [`Token::Ifname`] keeps apart.
+
+use std::borrow::Cow;
+
+use ipnet::IpNet;
+use ir::{
+    CmpOp, Family, Field, IpFamily, KeyType, MapRef, Match, Nat, RejectKind, Rule, SetRef,
+    Statement, Table, Value, Verdict,
+};
+
+/// One word of an nft rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Token {
+    /// Printed as is in both forms.
+    Word(String),
+    /// An interface name: a quoted string in scripts (`"virbr0"`), bare in
+    /// command lines (`virbr0`) as libvirt passes it. Safe either way because
+    /// [`ir::Ifname`] admits no quote, space or control character.
+    Ifname(String),
+}
+
+impl Token {
+    fn word(s: impl Into<String>) -> Token {
+        Token::Word(s.into())
+    }
+
+    /// The token in an `nft -f` script.
+    pub(crate) fn script(&self) -> Cow<'_, str> {
+        match self {
+            Token::Word(w) => Cow::Borrowed(w),
+            Token::Ifname(n) => Cow::Owned(format!("\"{n}\"")),
+        }
+    }
+
+    /// The token as one argv element of an `nft` command.
+    pub(crate) fn arg(&self) -> &str {
+        match self {
+            Token::Word(w) | Token::Ifname(w) => w,
+        }
+    }
+}
+
+/// Joins tokens the way a script spells them.
+pub(crate) fn script_text(tokens: &[Token]) -> String {
+    tokens
+        .iter()
+        .map(|t| t.script())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether the rule carries a [`Statement::ChecksumFill`], which nft cannot
+/// say; callers decide what to do with such a rule before rendering it.
+pub(crate) fn has_checksum_fill(rule: &Rule) -> bool {
+    rule.statements.contains(&Statement::ChecksumFill)
+}
+
+/// The rule's matches, statements, verdict and comment as tokens.
+///
+/// [`Statement::ChecksumFill`] renders as nothing: see [`has_checksum_fill`].
+/// A rule with nothing to print becomes `continue`, since nft refuses an
+/// empty rule.
+pub(crate) fn rule_tokens(table: &Table, rule: &Rule) -> Vec<Token> {
+    let mut out = Vec::new();
+    for m in &rule.matches {
+        match_tokens(table, m, &mut out);
+    }
+    for s in &rule.statements {
+        statement_tokens(table.family, s, &mut out);
+    }
+    if let Some(v) = &rule.verdict {
+        verdict_tokens(table, v, &mut out);
+    }
+    if out.is_empty() {
+        out.push(Token::word("continue"));
+    }
+    if let Some(c) = &rule.comment {
+        out.push(Token::word("comment"));
+        out.push(Token::Word(format!("\"{c}\"")));
+    }
+    out
+}
+
+fn field_tokens(field: Field, out: &mut Vec<Token>) {
+    let ip = |f: IpFamily| if f == IpFamily::V4 { "ip" } else { "ip6" };
+    let words: [&str; 2] = match field {
+        Field::Iif => ["iif", ""],
+        Field::Oif => ["oif", ""],
+        Field::IifName => ["iifname", ""],
+        Field::OifName => ["oifname", ""],
+        Field::Saddr(f) => [ip(f), "saddr"],
+        Field::Daddr(f) => [ip(f), "daddr"],
+        Field::L4Proto => ["meta", "l4proto"],
+        Field::Sport(p) => [p.name(), "sport"],
+        Field::Dport(p) => [p.name(), "dport"],
+        Field::CtState => ["ct", "state"],
+        Field::EtherSaddr => ["ether", "saddr"],
+        Field::EtherDaddr => ["ether", "daddr"],
+    };
+    out.extend(
+        words
+            .iter()
+            .filter(|w| !w.is_empty())
+            .map(|w| Token::word(*w)),
+    );
+}
+
+fn match_tokens(table: &Table, m: &Match, out: &mut Vec<Token>) {
+    field_tokens(m.field, out);
+    if m.op == CmpOp::Ne {
+        out.push(Token::word("!="));
+    }
+    out.push(match &m.value {
+        Value::Ifname(n) => Token::Ifname(n.to_string()),
+        other => Token::Word(value_text(table, other, false)),
+    });
+}
+
+/// A value as script text. Inside sets (`in_set`), a full-length prefix is a
+/// bare address: nft refuses prefixes in sets without `flags interval`.
+pub(crate) fn value_text(table: &Table, v: &Value, in_set: bool) -> String {
+    match v {
+        Value::Ifname(n) => format!("\"{n}\""),
+        Value::Prefix(n) => prefix_text(n, in_set),
+        Value::Proto(p) => p.name().to_owned(),
+        Value::Ports(p) => p.to_string(),
+        Value::CtStates(s) => s.to_string(),
+        Value::Mac(m) => m.to_string(),
+        Value::Set(SetRef::Anonymous(items)) => {
+            let items: Vec<_> = items.iter().map(|i| value_text(table, i, true)).collect();
+            format!("{{ {} }}", items.join(", "))
+        }
+        Value::Set(SetRef::Named(id)) => format!("@{}", table.sets[id.0].name),
+    }
+}
+
+fn prefix_text(n: &IpNet, in_set: bool) -> String {
+    if in_set && n.prefix_len() == n.max_prefix_len() {
+        n.addr().to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+fn statement_tokens(family: Family, s: &Statement, out: &mut Vec<Token>) {
+    match s {
+        Statement::Counter => out.push(Token::word("counter")),
+        Statement::Log { prefix } => {
+            out.push(Token::word("log"));
+            out.push(Token::word("prefix"));
+            out.push(Token::Word(format!("\"{prefix}\"")));
+        }
+        Statement::Nat(nat) => nat_tokens(family, nat, out),
+        Statement::ChecksumFill => {}
+    }
+}
+
+fn nat_tokens(family: Family, nat: &Nat, out: &mut Vec<Token>) {
+    let (keyword, addr, ports) = match nat {
+        Nat::Masquerade { ports } => {
+            out.push(Token::word("masquerade"));
+            if let Some(p) = ports {
+                out.push(Token::word("to"));
+                out.push(Token::Word(format!(":{p}")));
+            }
+            return;
+        }
+        Nat::Snat { addr, ports } => ("snat", addr, ports),
+        Nat::Dnat { addr, ports } => ("dnat", addr, ports),
+    };
+    out.push(Token::word(keyword));
+    // In an inet table the address family of the translation must be named.
+    if family == Family::Inet {
+        out.push(Token::word(if addr.is_ipv4() { "ip" } else { "ip6" }));
+    }
+    out.push(Token::word("to"));
+    out.push(Token::Word(crate::nat::target_text(addr, ports.as_ref())));
+}
+
+fn reject_tokens(family: Family, kind: RejectKind, out: &mut Vec<Token>) {
+    out.push(Token::word("reject"));
+    let icmp = match family {
+        Family::Ip => "icmp",
+        Family::Ip6 => "icmpv6",
+        // inet, bridge and netdev take the family-independent codes.
+        _ => "icmpx",
+    };
+    let with: &[&str] = match kind {
+        RejectKind::Default => &[],
+        RejectKind::TcpReset => &["with", "tcp", "reset"],
+        RejectKind::PortUnreachable => &["with", icmp, "type", "port-unreachable"],
+        RejectKind::AdminProhibited => &["with", icmp, "type", "admin-prohibited"],
+    };
+    out.extend(with.iter().map(|w| Token::word(*w)));
+}
+
+fn chain_name(table: &Table, id: ir::ChainId) -> String {
+    table.chain(id).name.to_string()
+}
+
+/// A verdict's tokens; chain, set and map handles resolve through `table`.
+fn verdict_tokens(table: &Table, v: &Verdict, out: &mut Vec<Token>) {
+    match v {
+        Verdict::Accept => out.push(Token::word("accept")),
+        Verdict::Drop => out.push(Token::word("drop")),
+        Verdict::Reject(kind) => reject_tokens(table.family, *kind, out),
+        Verdict::Return => out.push(Token::word("return")),
+        Verdict::Jump(c) => {
+            out.push(Token::word("jump"));
+            out.push(Token::Word(chain_name(table, *c)));
+        }
+        Verdict::Goto(c) => {
+            out.push(Token::word("goto"));
+            out.push(Token::Word(chain_name(table, *c)));
+        }
+        Verdict::Vmap { key, map } => {
+            for (i, f) in key.iter().enumerate() {
+                if i > 0 {
+                    out.push(Token::word("."));
+                }
+                field_tokens(*f, out);
+            }
+            out.push(Token::word("vmap"));
+            out.push(Token::Word(match map {
+                MapRef::Named(id) => format!("@{}", table.maps[id.0].name),
+                MapRef::Anonymous(elems) => format!("{{ {} }}", map_elements(table, elems)),
+            }));
+        }
+    }
+}
+
+/// A verdict as script text (for map elements).
+pub(crate) fn verdict_text(table: &Table, v: &Verdict) -> String {
+    let mut t = Vec::new();
+    verdict_tokens(table, v, &mut t);
+    script_text(&t)
+}
+
+/// One set element or map key: its values joined by ` . `.
+pub(crate) fn element_text(table: &Table, values: &[Value]) -> String {
+    values
+        .iter()
+        .map(|v| value_text(table, v, true))
+        .collect::<Vec<_>>()
+        .join(" . ")
+}
+
+/// `k : verdict, ...` without braces.
+pub(crate) fn map_elements(table: &Table, elems: &[(Vec<Value>, Verdict)]) -> String {
+    elems
+        .iter()
+        .map(|(k, v)| format!("{} : {}", element_text(table, k), verdict_text(table, v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// nft's name for a key type, concatenations joined by ` . `.
+pub(crate) fn key_type_text(key: &[KeyType]) -> String {
+    key.iter()
+        .map(|k| match k {
+            KeyType::IfIndex => "iface_index",
+            KeyType::Ifname => "ifname",
+            KeyType::Ipv4Addr => "ipv4_addr",
+            KeyType::Ipv6Addr => "ipv6_addr",
+            KeyType::InetProto => "inet_proto",
+            KeyType::InetService => "inet_service",
+            KeyType::CtState => "ct_state",
+            KeyType::EtherAddr => "ether_addr",
+        })
+        .collect::<Vec<_>>()
+        .join(" . ")
+}
+
+/// The specification of a base chain, `type filter hook forward priority 0;
+/// policy accept;`, or `None` for a regular chain.
+pub(crate) fn chain_spec(kind: &ir::ChainKind) -> Option<String> {
+    match kind {
+        ir::ChainKind::Base {
+            hook,
+            ty,
+            priority,
+            policy,
+        } => Some(format!(
+            "type {} hook {} priority {priority}; policy {};",
+            ty.keyword(),
+            hook.keyword(),
+            policy.keyword()
+        )),
+        ir::ChainKind::Regular => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ir::*;
+
+    use super::*;
+    use crate::testutil::*;
+    use crate::{emit, Direction, Format, Options, Target};
+
+    fn table(family: Family) -> Table {
+        let mut t = Table::new(family, name("t"), Ownership::Owned);
+        regular(&mut t, "other");
+        t
+    }
+
+    fn text(t: &Table, r: &Rule) -> String {
+        script_text(&rule_tokens(t, r))
+    }
+
+    fn p() -> Provenance {
+        from("r.xml", 1, "rule")
+    }
+
+    #[test]
+    fn ifnames_are_quoted_in_scripts_and_bare_in_argv() {
+        let t = table(Family::Ip);
+        let r = Rule::new(
+            p(),
+            vec![
+                Match::eq(Field::Iif, ifname("virbr0")),
+                Match::ne(Field::OifName, ifname("eth0")),
+            ],
+            Some(Verdict::Accept),
+        );
+        assert_eq!(text(&t, &r), "iif \"virbr0\" oifname != \"eth0\" accept");
+        let argv: Vec<_> = rule_tokens(&t, &r)
+            .iter()
+            .map(|t| t.arg().to_owned())
+            .collect();
+        assert_eq!(argv, ["iif", "virbr0", "oifname", "!=", "eth0", "accept"]);
+    }
+
+    #[test]
+    fn reject_kinds_follow_the_table_family() {
+        let kinds = [
+            RejectKind::Default,
+            RejectKind::TcpReset,
+            RejectKind::PortUnreachable,
+            RejectKind::AdminProhibited,
+        ];
+        let got = |fam| -> Vec<String> {
+            let t = table(fam);
+            kinds
+                .iter()
+                .map(|k| text(&t, &Rule::new(p(), vec![], Some(Verdict::Reject(*k)))))
+                .collect()
+        };
+        assert_eq!(
+            got(Family::Ip),
+            [
+                "reject",
+                "reject with tcp reset",
+                "reject with icmp type port-unreachable",
+                "reject with icmp type admin-prohibited"
+            ]
+        );
+        assert_eq!(
+            got(Family::Ip6)[3],
+            "reject with icmpv6 type admin-prohibited"
+        );
+        assert_eq!(
+            got(Family::Inet)[2],
+            "reject with icmpx type port-unreachable"
+        );
+    }
+
+    #[test]
+    fn statements_sets_and_verdicts() {
+        let t = table(Family::Inet);
+        let other = t.chain_id("other").unwrap();
+        let addr = AddrRange::new(
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+        )
+        .unwrap();
+        let mut r = Rule::new(
+            p(),
+            vec![
+                Match::eq(Field::L4Proto, Value::Proto(L4Proto::Udp)),
+                Match::eq(
+                    Field::Dport(L4Proto::Udp),
+                    Value::Set(SetRef::Anonymous(vec![ports(53, 53), ports(67, 68)])),
+                ),
+                Match::eq(
+                    Field::Daddr(IpFamily::V6),
+                    Value::Set(SetRef::Anonymous(vec![
+                        net("2001:db8::1/128"),
+                        net("2001:db8:1::/48"),
+                    ])),
+                ),
+                Match::ne(
+                    Field::CtState,
+                    Value::CtStates(CtStates {
+                        new: true,
+                        ..CtStates::default()
+                    }),
+                ),
+                Match::eq(
+                    Field::EtherSaddr,
+                    Value::Mac("52:54:00:00:00:01".parse().unwrap()),
+                ),
+            ],
+            None,
+        )
+        .with(Statement::Log {
+            prefix: Comment::new("fwc: ").unwrap(),
+        })
+        .with(Statement::Counter)
+        .with(Statement::Nat(Nat::Dnat {
+            addr,
+            ports: Some(PortRange::new(8080, 8080).unwrap()),
+        }));
+        r.comment = Some(Comment::new("from r.xml").unwrap());
+        assert_eq!(
+            text(&t, &r),
+            "meta l4proto udp udp dport { 53, 67-68 } ip6 daddr { 2001:db8::1, 2001:db8:1::/48 } ct state != new \
+             ether saddr 52:54:00:00:00:01 log prefix \"fwc: \" counter dnat ip6 to [2001:db8::1]:8080 comment \"from r.xml\""
+        );
+        let vmap = Rule::new(
+            p(),
+            vec![],
+            Some(Verdict::Vmap {
+                key: vec![Field::IifName, Field::Saddr(IpFamily::V4)],
+                map: MapRef::Anonymous(vec![(
+                    vec![ifname("virbr0"), net("192.168.122.0/24")],
+                    Verdict::Goto(other),
+                )]),
+            }),
+        );
+        assert_eq!(
+            text(&t, &vmap),
+            "iifname . ip saddr vmap { \"virbr0\" . 192.168.122.0/24 : goto other }"
+        );
+        assert_eq!(text(&t, &Rule::new(p(), vec![], None)), "continue");
+    }
+
+    /// A script using every construct above loads into the kernel.
+    #[test]
+    fn kernel_accepts_every_construct() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Inet, &name("fwc"), Ownership::Owned);
+        // Concatenated keys only appear in declarations and verdict maps.
+        t.add_set(Set {
+            name: name("nets"),
+            key: vec![KeyType::Ifname, KeyType::Ipv4Addr],
+            interval: true,
+            elements: vec![
+                vec![ifname("virbr0"), net("192.168.122.0/24")],
+                vec![ifname("virbr1"), net("10.0.0.1/32")],
+            ],
+        });
+        let fwd = base(t, "forward", Hook::Forward, ChainType::Filter, 0);
+        let guests = regular(t, "guests");
+        let pre = base(t, "prerouting", Hook::Prerouting, ChainType::Nat, -100);
+        let map = t.add_map(Map {
+            name: name("by_bridge"),
+            key: vec![KeyType::Ifname],
+            interval: false,
+            elements: vec![
+                (vec![ifname("virbr0")], Verdict::Jump(guests)),
+                (vec![ifname("virbr1")], Verdict::Goto(guests)),
+            ],
+        });
+        let ct = Value::CtStates(CtStates::RELATED_ESTABLISHED);
+        t.chain_mut(fwd).rules = vec![
+            Rule::new(p(), vec![Match::ne(Field::CtState, ct)], None).with(Statement::Counter),
+            Rule::new(
+                p(),
+                vec![],
+                Some(Verdict::Vmap {
+                    key: vec![Field::IifName],
+                    map: MapRef::Named(map),
+                }),
+            ),
+            Rule::new(
+                p(),
+                vec![Match::eq(Field::Dport(L4Proto::Tcp), ports(22, 22))],
+                Some(Verdict::Reject(RejectKind::TcpReset)),
+            ),
+            Rule::new(
+                p(),
+                vec![],
+                Some(Verdict::Reject(RejectKind::AdminProhibited)),
+            ),
+        ];
+        let mut logged = Rule::new(
+            p(),
+            vec![Match::eq(
+                Field::Saddr(IpFamily::V4),
+                Value::Set(SetRef::Anonymous(vec![
+                    net("10.0.0.0/8"),
+                    net("192.168.1.1/32"),
+                ])),
+            )],
+            Some(Verdict::Drop),
+        )
+        .with(Statement::Log {
+            prefix: Comment::new("fwc: dropped ").unwrap(),
+        });
+        logged.comment = Some(Comment::new("guests' rule").unwrap());
+        t.chain_mut(guests).rules = vec![
+            Rule::new(
+                p(),
+                vec![Match::eq(
+                    Field::EtherSaddr,
+                    Value::Mac("52:54:00:00:00:01".parse().unwrap()),
+                )],
+                Some(Verdict::Return),
+            ),
+            logged,
+        ];
+        let addr = AddrRange::new(
+            "192.168.122.2".parse().unwrap(),
+            "192.168.122.9".parse().unwrap(),
+        )
+        .unwrap();
+        t.chain_mut(pre).rules = vec![Rule::new(
+            p(),
+            vec![
+                Match::eq(Field::L4Proto, Value::Proto(L4Proto::Tcp)),
+                Match::eq(Field::Dport(L4Proto::Tcp), ports(8080, 8080)),
+            ],
+            None,
+        )
+        .with(Statement::Nat(Nat::Dnat {
+            addr,
+            ports: Some(PortRange::new(80, 80).unwrap()),
+        }))];
+        let opts = Options {
+            format: Format::Script,
+            direction: Direction::Setup,
+        };
+        let setup = temp_file(&emit(&rs, Target::Nft, &opts).unwrap().text);
+        let sh = format!(
+            "set -e; nft -f {s}; nft -f {s}; nft list table inet fwc | grep -c 'jump guests'",
+            s = setup.path().display()
+        );
+        let Some(out) = in_netns(&sh, &["nft"]) else {
+            return;
+        };
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n");
+    }
+}
