@@ -1,10 +1,11 @@
 //! Emitters: print a validated [`ir::Ruleset`] for one target, setup or teardown.
 //!
 //! [`emit`] is the entry point: it validates the ruleset with the target's
-//! limits and hands it to the target's module (`nft`, `iptables`), each of
-//! which writes setup and teardown from the same IR, as a script its loader
-//! applies atomically ([`Format::Script`]: `nft -f`, `iptables-restore
-//! --noflush`) or as libvirt's command lines ([`Format::Commands`]). Values
+//! limits and hands it to the target's module (`nft`, `json`, `iptables`,
+//! `ebtables`), each of which writes setup and teardown from the same IR, as
+//! a script its loader applies atomically ([`Format::Script`]: `nft -f`,
+//! `nft -j -f`, `iptables-restore --noflush`, `ebtables-restore --noflush`)
+//! or as libvirt's command lines ([`Format::Commands`]). Values
 //! reach the text only through the validated types of `ir::value` and this
 //! crate's [`quote`] module, so no input can inject a command. What a target
 //! cannot express is returned as a [`Note`] naming the rule's provenance; the
@@ -40,7 +41,9 @@
 
 use ir::{Family, Limits, Provenance, Ruleset};
 
+mod ebtables;
 mod iptables;
+mod json;
 mod nat;
 mod nft;
 pub mod quote;
@@ -50,17 +53,19 @@ mod testutil;
 /// Emits `rs` for `target` as `opts` asks.
 ///
 /// The ruleset is validated first with the target's name limits
-/// ([`Limits::NFT`], [`Limits::XTABLES`]); a ruleset that breaks them gives
-/// [`Error::Invalid`] listing every problem. [`Target::Iptables`] emits only
-/// tables of family `ip` (and the IPv4 half of `inet` tables),
-/// [`Target::Ip6tables`] only `ip6` (and the IPv6 half of `inet`).
+/// ([`Limits::NFT`], [`Limits::XTABLES`], [`Limits::EBTABLES`] for the
+/// bridge tables); a ruleset that breaks them gives [`Error::Invalid`]
+/// listing every problem. [`Target::Iptables`] emits only tables of family
+/// `ip` (and the IPv4 half of `inet` tables), [`Target::Ip6tables`] only
+/// `ip6` (and the IPv6 half of `inet`), [`Target::Ebtables`] only `bridge`
+/// (with a note naming the tables it leaves out).
 pub fn emit(rs: &Ruleset, target: Target, opts: &Options) -> Result<Artifact, Error> {
-    let limits = match target {
-        Target::Nft | Target::NftJson => Limits::NFT,
-        Target::Iptables | Target::Ip6tables => Limits::XTABLES,
-        Target::Ebtables => Limits::EBTABLES,
+    let checked = match target {
+        Target::Nft | Target::NftJson => ir::validate_with(rs, Limits::NFT),
+        Target::Iptables | Target::Ip6tables => ir::validate_with(rs, Limits::XTABLES),
+        Target::Ebtables => ebtables::validate(rs),
     };
-    ir::validate_with(rs, limits).map_err(|errors| Error::Invalid {
+    checked.map_err(|errors| Error::Invalid {
         target: target.name(),
         errors,
     })?;
@@ -68,10 +73,8 @@ pub fn emit(rs: &Ruleset, target: Target, opts: &Options) -> Result<Artifact, Er
         Target::Nft => nft::emit(rs, opts),
         Target::Iptables => iptables::emit(rs, Family::Ip, opts),
         Target::Ip6tables => iptables::emit(rs, Family::Ip6, opts),
-        Target::NftJson | Target::Ebtables => Err(Error::Unsupported {
-            target: target.name(),
-            reason: "this target's emitter is not implemented yet; use --target nft, iptables or ip6tables".into(),
-        }),
+        Target::NftJson => json::emit(rs, opts),
+        Target::Ebtables => ebtables::emit(rs, opts),
     }
 }
 
@@ -212,24 +215,13 @@ mod tests {
     }
 
     #[test]
-    fn targets_without_an_emitter_are_unsupported() {
-        for target in [Target::NftJson, Target::Ebtables] {
-            match emit(&Ruleset::default(), target, &Options::default()) {
-                Err(Error::Unsupported {
-                    target: name,
-                    reason,
-                }) => {
-                    assert_eq!(name, target.name());
-                    assert!(reason.contains("not implemented"), "{reason}");
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-    }
-
-    #[test]
     fn empty_rulesets_give_empty_commands_and_header_only_scripts() {
-        for target in [Target::Nft, Target::Iptables, Target::Ip6tables] {
+        for target in [
+            Target::Nft,
+            Target::Iptables,
+            Target::Ip6tables,
+            Target::Ebtables,
+        ] {
             let commands = Options {
                 format: Format::Commands,
                 direction: Direction::Setup,

@@ -56,6 +56,54 @@ pub fn comment_line(text: &str) -> String {
     format!("# {}", ir::Comment::lossy(text))
 }
 
+/// The longest string nft stores in a comment or log prefix, in bytes.
+pub const NFT_STRING_MAX: usize = ir::Comment::SAFE_LEN;
+
+/// Text as nft holds it: nft's strings have no escapes, so a `"` becomes `'`
+/// (what libvirt's nftables backend does too), and the text is cut to
+/// [`NFT_STRING_MAX`] bytes on a character boundary. Used bare in JSON.
+pub fn nft_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(NFT_STRING_MAX));
+    for c in text.chars().map(|c| if c == '"' { '\'' } else { c }) {
+        if out.len() + c.len_utf8() > NFT_STRING_MAX {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A log prefix as nft holds it: [`nft_text`], and `$` becomes `_` because nft
+/// reads `$name` in a log prefix as a variable and has no escape for it.
+pub fn nft_log_prefix_text(text: &str) -> String {
+    nft_text(text).replace('$', "_")
+}
+
+/// Whether [`nft_text`] has to shorten `text` (the caller then adds a note).
+pub fn nft_text_is_cut(text: &str) -> bool {
+    text.len() > NFT_STRING_MAX
+}
+
+/// A double-quoted nft string (`"..."`) for scripts and command lines.
+pub fn nft_string(text: &str) -> String {
+    format!("\"{}\"", nft_text(text))
+}
+
+/// A double-quoted string for `iptables-restore` and `ebtables-restore`,
+/// whose tokenizers take `\"` and `\\` inside double quotes.
+pub fn restore_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +167,24 @@ mod tests {
         assert_eq!(line, "# evil_flush ruleset__x_y_[2J.xml:3:1 <ip>");
         assert!(!line.contains('\n'));
         let long = comment_line(&"a".repeat(500));
-        assert_eq!(long.len(), 2 + ir::Comment::MAX_LEN);
+        assert_eq!(long.len(), 2 + ir::Comment::SAFE_LEN);
+    }
+
+    const HOSTILE: &str = "`ls`;${COLUMNS};$(ls);\"test\";&'3   spaces' \\ $x";
+
+    #[test]
+    fn nft_strings_cannot_contain_a_closing_quote() {
+        assert_eq!(
+            nft_string(HOSTILE),
+            "\"`ls`;${COLUMNS};$(ls);'test';&'3   spaces' \\ $x\""
+        );
+        let long = "é".repeat(100);
+        assert_eq!(nft_text(&long).len(), 128);
+        assert!(nft_text_is_cut(&long) && !nft_text_is_cut("short"));
+    }
+
+    #[test]
+    fn restore_strings_escape_quotes_and_backslashes() {
+        assert_eq!(restore_string("a\"b\\c 'd'"), "\"a\\\"b\\\\c 'd'\"");
     }
 }

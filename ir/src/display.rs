@@ -6,7 +6,8 @@
 use std::fmt::{self, Display, Formatter, Write as _};
 
 use crate::rule::{
-    CmpOp, Field, IpFamily, MapRef, Match, Nat, RejectKind, Rule, SetRef, Statement, Value, Verdict,
+    ArpField, CmpOp, Field, IpFamily, MapRef, Match, Nat, RejectKind, Rule, SetRef, Statement,
+    Value, Verdict,
 };
 use crate::ruleset::{ChainKind, Ownership, Ruleset, Table};
 
@@ -26,6 +27,32 @@ impl Display for Field {
             Field::CtState => f.write_str("ct state"),
             Field::EtherSaddr => f.write_str("ether saddr"),
             Field::EtherDaddr => f.write_str("ether daddr"),
+            Field::EtherType => f.write_str("ether type"),
+            Field::VlanId => f.write_str("vlan id"),
+            Field::VlanEtherType => f.write_str("vlan type"),
+            Field::Arp(a) => f.write_str(match a {
+                ArpField::Opcode => "arp operation",
+                ArpField::HwType => "arp htype",
+                ArpField::ProtoType => "arp ptype",
+                ArpField::SenderMac => "arp saddr ether",
+                ArpField::TargetMac => "arp daddr ether",
+                ArpField::SenderIp => "arp saddr ip",
+                ArpField::TargetIp => "arp daddr ip",
+                ArpField::Gratuitous => "arp gratuitous",
+            }),
+            Field::Stp(s) => write!(f, "stp {}", format!("{s:?}").to_lowercase()),
+            Field::Dscp(fam) => write!(f, "{} dscp", ip(fam)),
+            Field::TcpFlags => f.write_str("tcp flags"),
+            Field::IcmpType(IpFamily::V4) => f.write_str("icmp type"),
+            Field::IcmpType(IpFamily::V6) => f.write_str("icmpv6 type"),
+            Field::IcmpCode(IpFamily::V4) => f.write_str("icmp code"),
+            Field::IcmpCode(IpFamily::V6) => f.write_str("icmpv6 code"),
+            Field::PhysIn => f.write_str("physdev in"),
+            Field::PhysOut => f.write_str("physdev out"),
+            Field::PhysIsBridged => f.write_str("physdev bridged"),
+            Field::CtDirection => f.write_str("ct direction"),
+            Field::ConnCount => f.write_str("connlimit count"),
+            Field::IpSet => f.write_str("ipset"),
         }
     }
 }
@@ -39,6 +66,25 @@ impl Display for Value {
             Value::Ports(p) => write!(f, "{p}"),
             Value::CtStates(s) => write!(f, "{s}"),
             Value::Mac(m) => write!(f, "{m}"),
+            Value::MacMasked { addr, mask } => write!(f, "{addr}/{mask}"),
+            Value::AddrRange(r) => write!(f, "{r}"),
+            Value::Int(r) => write!(f, "{r}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::TcpFlags { mask, set } => {
+                write!(f, "{} / {}", set.names().join(","), mask.names().join(","))
+            }
+            Value::CtDir(crate::value::CtDirection::Original) => f.write_str("original"),
+            Value::CtDir(crate::value::CtDirection::Reply) => f.write_str("reply"),
+            Value::IpSet { name, dirs } => {
+                let dirs: Vec<_> = dirs
+                    .iter()
+                    .map(|d| match d {
+                        crate::value::SetDir::Src => "src",
+                        crate::value::SetDir::Dst => "dst",
+                    })
+                    .collect();
+                write!(f, "{name} {}", dirs.join(","))
+            }
             Value::Set(SetRef::Named(id)) => write!(f, "@set#{}", id.0),
             Value::Set(SetRef::Anonymous(items)) => {
                 f.write_str("{ ")?;

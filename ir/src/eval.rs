@@ -35,7 +35,7 @@ use crate::rule::{
     CmpOp, Field, IpFamily, MapRef, Match, Nat, RejectKind, SetRef, Statement, Value, Verdict,
 };
 use crate::ruleset::{ChainId, ChainKind, ChainType, Family, Hook, Policy, Ruleset, Table};
-use crate::value::{CtStates, L4Proto, MacAddr};
+use crate::value::{CtDirection, CtStates, L4Proto, MacAddr};
 
 /// A packet as the evaluator sees it. Absent fields are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -60,6 +60,24 @@ pub struct Packet {
     pub dport: Option<u16>,
     /// Conntrack state: exactly one of its flags should be set.
     pub ct: CtStates,
+    /// The packet's direction in its connection.
+    pub ct_direction: Option<CtDirection>,
+    /// Ethernet type (bridge family).
+    pub ether_type: Option<u16>,
+    /// DSCP of the IP header.
+    pub dscp: Option<u8>,
+    /// TCP flags (bits as in [`crate::TcpFlagSet`]).
+    pub tcp_flags: Option<u8>,
+    /// ICMP or ICMPv6 type.
+    pub icmp_type: Option<u8>,
+    /// ICMP or ICMPv6 code.
+    pub icmp_code: Option<u8>,
+    /// Bridge port the packet entered by.
+    pub phys_in: Option<String>,
+    /// Bridge port the packet leaves by.
+    pub phys_out: Option<String>,
+    /// Whether the packet is being bridged.
+    pub bridged: bool,
 }
 
 impl Packet {
@@ -404,8 +422,55 @@ fn value_holds(t: &Table, field: Field, value: &Value, p: &Packet) -> Option<boo
         ),
         (Field::EtherSaddr, Value::Mac(m)) => Some(p.ether_saddr? == *m),
         (Field::EtherDaddr, Value::Mac(m)) => Some(p.ether_daddr? == *m),
+        (Field::EtherSaddr, Value::MacMasked { addr, mask }) => {
+            Some(masked_eq(p.ether_saddr?, *addr, *mask))
+        }
+        (Field::EtherDaddr, Value::MacMasked { addr, mask }) => {
+            Some(masked_eq(p.ether_daddr?, *addr, *mask))
+        }
+        (Field::Saddr(f), Value::AddrRange(r)) => {
+            let a = p.saddr?;
+            (IpFamily::of(&a) == f).then(|| r.start <= a && a <= r.end)
+        }
+        (Field::Daddr(f), Value::AddrRange(r)) => {
+            let a = p.daddr?;
+            (IpFamily::of(&a) == f).then(|| r.start <= a && a <= r.end)
+        }
+        (Field::EtherType, Value::Int(r)) => Some(r.contains(p.ether_type?.into())),
+        (Field::Dscp(f), Value::Int(r)) => {
+            (p.family()? == f).then(|| p.dscp.is_some_and(|d| r.contains(d.into())))
+        }
+        (Field::IcmpType(f), Value::Int(r)) => {
+            icmp(p, f).then(|| p.icmp_type.is_some_and(|t| r.contains(t.into())))
+        }
+        (Field::IcmpCode(f), Value::Int(r)) => {
+            icmp(p, f).then(|| p.icmp_code.is_some_and(|c| r.contains(c.into())))
+        }
+        (Field::TcpFlags, Value::TcpFlags { mask, set }) => {
+            (p.proto? == L4Proto::Tcp).then(|| p.tcp_flags.unwrap_or(0) & mask.0 == set.0)
+        }
+        (Field::CtDirection, Value::CtDir(d)) => Some(p.ct_direction? == *d),
+        (Field::PhysIn, Value::Ifname(n)) => Some(p.phys_in.as_deref()? == n.as_str()),
+        (Field::PhysOut, Value::Ifname(n)) => Some(p.phys_out.as_deref()? == n.as_str()),
+        (Field::PhysIsBridged, Value::Bool(b)) => Some(p.bridged == *b),
+        // ARP, STP, VLAN, connection counts and ipsets are not modelled by
+        // packets: such matches fail, as a missing header does.
         _ => None,
     }
+}
+
+fn masked_eq(v: MacAddr, addr: MacAddr, mask: MacAddr) -> bool {
+    (0..6).all(|i| v.0[i] & mask.0[i] == addr.0[i] & mask.0[i])
+}
+
+/// Whether the packet is ICMP of the family an ICMP field names.
+fn icmp(p: &Packet, f: IpFamily) -> bool {
+    let proto = if f == IpFamily::V4 {
+        L4Proto::Icmp
+    } else {
+        L4Proto::Icmpv6
+    };
+    p.family() == Some(f) && p.proto == Some(proto)
 }
 
 #[cfg(test)]
@@ -628,6 +693,45 @@ mod tests {
             evaluate(&rs, Hook::Input, &ssh).chains[0].decided_by,
             DecidedBy::Policy
         );
+    }
+
+    #[test]
+    fn nwfilter_fields_compare_as_their_headers_say() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Bridge, &Name::new("t").unwrap(), Ownership::Owned);
+        let c = t.add_chain(
+            Name::new("c").unwrap(),
+            base(Hook::Forward, ChainType::Filter, 0, Policy::Accept),
+            Ownership::Owned,
+        );
+        let mac = |s: &str| s.parse::<MacAddr>().unwrap();
+        t.chain_mut(c).rules = vec![rule(
+            vec![
+                Match::eq(
+                    Field::EtherSaddr,
+                    Value::MacMasked {
+                        addr: mac("52:54:00:00:00:00"),
+                        mask: mac("ff:ff:ff:00:00:00"),
+                    },
+                ),
+                Match::eq(
+                    Field::EtherType,
+                    Value::Int(crate::value::IntRange::single(0x0800)),
+                ),
+                Match::eq(Field::CtDirection, Value::CtDir(CtDirection::Original)),
+            ],
+            Some(Verdict::Drop),
+        )];
+        let mut p = Packet::ipv4("10.0.0.1", "10.0.0.2");
+        p.ether_saddr = Some(mac("52:54:00:12:34:56"));
+        p.ether_type = Some(0x0800);
+        p.ct_direction = Some(CtDirection::Original);
+        assert_eq!(evaluate(&rs, Hook::Forward, &p).decision, Decision::Drop);
+        p.ct_direction = Some(CtDirection::Reply);
+        assert_eq!(evaluate(&rs, Hook::Forward, &p).decision, Decision::Accept);
+        p.ct_direction = Some(CtDirection::Original);
+        p.ether_saddr = Some(mac("52:55:00:12:34:56"));
+        assert_eq!(evaluate(&rs, Hook::Forward, &p).decision, Decision::Accept);
     }
 
     #[test]

@@ -37,8 +37,8 @@ pub mod value;
 
 pub use provenance::{Provenance, Source};
 pub use rule::{
-    CmpOp, Field, IpFamily, KeyType, MapRef, Match, Nat, RejectKind, Rule, SetRef, Statement,
-    Value, Verdict,
+    ArpField, CmpOp, Field, IpFamily, KeyType, MapRef, Match, Nat, RejectKind, Rule, SetRef,
+    Statement, StpField, Value, Verdict,
 };
 pub use ruleset::{
     Chain, ChainId, ChainKind, ChainType, Family, Hook, Map, MapId, Ownership, Policy, Ruleset,
@@ -46,5 +46,6 @@ pub use ruleset::{
 };
 pub use validate::{validate, validate_with, Limits, ValidationError};
 pub use value::{
-    AddrRange, Comment, CtStates, Ifname, L4Proto, MacAddr, Name, PortRange, ValueError,
+    AddrRange, Comment, CtDirection, CtStates, Ifname, IntRange, L4Proto, MacAddr, Name, PortRange,
+    SetDir, TcpFlagSet, ValueError,
 };

@@ -6,7 +6,10 @@ use ipnet::IpNet;
 
 use crate::provenance::Provenance;
 use crate::ruleset::{ChainId, MapId, SetId};
-use crate::value::{AddrRange, Comment, CtStates, Ifname, L4Proto, MacAddr, PortRange};
+use crate::value::{
+    AddrRange, Comment, CtDirection, CtStates, Ifname, IntRange, L4Proto, MacAddr, Name, PortRange,
+    SetDir, TcpFlagSet,
+};
 
 /// An IP family, for fields that exist in both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -63,6 +66,87 @@ pub enum Field {
     EtherSaddr,
     /// Ethernet destination address.
     EtherDaddr,
+    /// Ethernet type (`ether type`; ebtables `-p`), compared with [`Value::Int`].
+    EtherType,
+    /// 802.1Q VLAN id (`vlan id`), [`Value::Int`].
+    VlanId,
+    /// The ether type an 802.1Q header encapsulates (`vlan type`), [`Value::Int`].
+    VlanEtherType,
+    /// A field of an ARP or RARP header.
+    Arp(ArpField),
+    /// A field of an STP bridge protocol data unit.
+    Stp(StpField),
+    /// DSCP of an IPv4 or IPv6 header, [`Value::Int`].
+    Dscp(IpFamily),
+    /// TCP flags, [`Value::TcpFlags`].
+    TcpFlags,
+    /// ICMP (V4) or ICMPv6 (V6) type, [`Value::Int`].
+    IcmpType(IpFamily),
+    /// ICMP (V4) or ICMPv6 (V6) code, [`Value::Int`].
+    IcmpCode(IpFamily),
+    /// The bridge port a bridged packet entered by (iptables `physdev-in`).
+    PhysIn,
+    /// The bridge port a bridged packet leaves by (iptables `physdev-out`).
+    PhysOut,
+    /// Whether the packet is being bridged (`physdev-is-bridged`), [`Value::Bool`].
+    PhysIsBridged,
+    /// The packet's direction in its connection, [`Value::CtDir`].
+    CtDirection,
+    /// How many connections the packet's source has open (connlimit),
+    /// [`Value::Int`]: `connlimit-above N` is the range `N+1..=u32::MAX`.
+    ConnCount,
+    /// Membership in an external ipset, [`Value::IpSet`].
+    IpSet,
+}
+
+/// A field of an ARP/RARP header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ArpField {
+    /// Operation (request 1, reply 2, ...), [`Value::Int`].
+    Opcode,
+    /// Hardware type, [`Value::Int`].
+    HwType,
+    /// Protocol type, [`Value::Int`].
+    ProtoType,
+    /// Sender hardware address.
+    SenderMac,
+    /// Target hardware address.
+    TargetMac,
+    /// Sender protocol (IPv4) address.
+    SenderIp,
+    /// Target protocol (IPv4) address.
+    TargetIp,
+    /// Gratuitous ARP (sender IP equals target IP), [`Value::Bool`].
+    Gratuitous,
+}
+
+/// A field of an STP BPDU (ebtables' `--stp-*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StpField {
+    /// BPDU type.
+    Type,
+    /// BPDU flags.
+    Flags,
+    /// Root bridge priority.
+    RootPriority,
+    /// Root bridge address, [`Value::Mac`] or [`Value::MacMasked`].
+    RootAddress,
+    /// Root path cost.
+    RootCost,
+    /// Sender bridge priority.
+    SenderPriority,
+    /// Sender bridge address, [`Value::Mac`] or [`Value::MacMasked`].
+    SenderAddress,
+    /// Port identifier.
+    Port,
+    /// Message age.
+    MessageAge,
+    /// Maximum age.
+    MaxAge,
+    /// Hello time.
+    HelloTime,
+    /// Forward delay.
+    ForwardDelay,
 }
 
 /// The type of a field's values, also the key type of sets and maps.
@@ -84,6 +168,16 @@ pub enum KeyType {
     CtState,
     /// A MAC address (`ether_addr`).
     EtherAddr,
+    /// A number of a header field (never a set key in fwc's layouts).
+    Integer,
+    /// A flag.
+    Bool,
+    /// TCP flags with a mask.
+    TcpFlags,
+    /// A conntrack direction.
+    CtDirection,
+    /// An external ipset reference.
+    IpSetRef,
 }
 
 impl Field {
@@ -98,6 +192,23 @@ impl Field {
             Field::Sport(_) | Field::Dport(_) => KeyType::InetService,
             Field::CtState => KeyType::CtState,
             Field::EtherSaddr | Field::EtherDaddr => KeyType::EtherAddr,
+            Field::Arp(ArpField::SenderMac | ArpField::TargetMac)
+            | Field::Stp(StpField::RootAddress | StpField::SenderAddress) => KeyType::EtherAddr,
+            Field::Arp(ArpField::SenderIp | ArpField::TargetIp) => KeyType::Ipv4Addr,
+            Field::Arp(ArpField::Gratuitous) | Field::PhysIsBridged => KeyType::Bool,
+            Field::PhysIn | Field::PhysOut => KeyType::Ifname,
+            Field::TcpFlags => KeyType::TcpFlags,
+            Field::CtDirection => KeyType::CtDirection,
+            Field::IpSet => KeyType::IpSetRef,
+            Field::EtherType
+            | Field::VlanId
+            | Field::VlanEtherType
+            | Field::Arp(_)
+            | Field::Stp(_)
+            | Field::Dscp(_)
+            | Field::IcmpType(_)
+            | Field::IcmpCode(_)
+            | Field::ConnCount => KeyType::Integer,
         }
     }
 
@@ -105,7 +216,11 @@ impl Field {
     /// packets of that family.
     pub fn ip_family(self) -> Option<IpFamily> {
         match self {
-            Field::Saddr(f) | Field::Daddr(f) => Some(f),
+            Field::Saddr(f)
+            | Field::Daddr(f)
+            | Field::Dscp(f)
+            | Field::IcmpType(f)
+            | Field::IcmpCode(f) => Some(f),
             _ => None,
         }
     }
@@ -135,6 +250,36 @@ pub enum Value {
     CtStates(CtStates),
     /// A MAC address.
     Mac(MacAddr),
+    /// A MAC address under a mask: the field ANDed with `mask` equals `addr`.
+    MacMasked {
+        /// The address (bits outside the mask are ignored).
+        addr: MacAddr,
+        /// Which bits are compared.
+        mask: MacAddr,
+    },
+    /// An inclusive address range (iptables' `iprange`).
+    AddrRange(AddrRange),
+    /// A number or range of numbers.
+    Int(IntRange),
+    /// A flag.
+    Bool(bool),
+    /// TCP flags: among the flags in `mask`, exactly those in `set` are set.
+    TcpFlags {
+        /// The flags examined.
+        mask: TcpFlagSet,
+        /// Which of them must be set.
+        set: TcpFlagSet,
+    },
+    /// A conntrack direction.
+    CtDir(CtDirection),
+    /// An external ipset, and which packet address each of its dimensions
+    /// is looked up with (`--match-set NAME src,dst`).
+    IpSet {
+        /// The ipset's name.
+        name: Name,
+        /// One direction per dimension, 1 to 6 of them.
+        dirs: Vec<SetDir>,
+    },
     /// Membership in a set.
     Set(SetRef),
 }

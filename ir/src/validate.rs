@@ -171,6 +171,29 @@ fn check_table(t: &Table, limits: Limits, errs: &mut Vec<ValidationError>) {
             ));
         }
     }
+    let unkeyable = |key: &[KeyType]| {
+        key.iter().any(|k| {
+            matches!(
+                k,
+                KeyType::Integer | KeyType::Bool | KeyType::TcpFlags | KeyType::IpSetRef
+            )
+        })
+    };
+    for (name, key) in t
+        .sets
+        .iter()
+        .map(|s| (&s.name, &s.key))
+        .chain(t.maps.iter().map(|m| (&m.name, &m.key)))
+    {
+        if unkeyable(key) {
+            errs.push(err(
+                t,
+                None,
+                None,
+                format!("set or map '{name}' has a key type no target can index ({key:?})"),
+            ));
+        }
+    }
     for s in &t.sets {
         for e in &s.elements {
             if let Err(m) = check_key(&s.key, e, s.interval) {
@@ -253,7 +276,14 @@ fn value_fits(key: KeyType, v: &Value, interval: bool) -> Result<(), String> {
         (KeyType::InetProto, Value::Proto(_)) => true,
         (KeyType::InetService, Value::Ports(p)) => interval || p.start == p.end,
         (KeyType::CtState, Value::CtStates(s)) => !s.is_empty(),
-        (KeyType::EtherAddr, Value::Mac(_)) => true,
+        (KeyType::EtherAddr, Value::Mac(_) | Value::MacMasked { .. }) => true,
+        (KeyType::Ipv4Addr, Value::AddrRange(r)) => interval && r.is_ipv4(),
+        (KeyType::Ipv6Addr, Value::AddrRange(r)) => interval && !r.is_ipv4(),
+        (KeyType::Integer, Value::Int(_)) => true,
+        (KeyType::Bool, Value::Bool(_)) => true,
+        (KeyType::TcpFlags, Value::TcpFlags { .. }) => true,
+        (KeyType::CtDirection, Value::CtDir(_)) => true,
+        (KeyType::IpSetRef, Value::IpSet { dirs, .. }) => (1..=6).contains(&dirs.len()),
         _ => false,
     };
     if ok {

@@ -36,7 +36,10 @@ impl ValueError {
 ///
 /// At most 15 bytes (`IFNAMSIZ - 1`), not empty, not `.` or `..`, and free of
 /// `/`, `:`, whitespace, quotes, backslashes and control characters. Those
-/// rules make the name safe to print unquoted in every target.
+/// rules make the name safe to print unquoted in every target. An `Ifname`
+/// names exactly one interface, so it also refuses what a target would read
+/// as a pattern: `*` (nft's wildcard), `+` (iptables' and ebtables') and `%`
+/// (the kernel makes `virbr%d` a template and never creates that name).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Ifname(String);
 
@@ -59,6 +62,19 @@ impl Ifname {
         }
         if name == "." || name == ".." {
             return Err(ValueError::new(KIND, name, "is reserved"));
+        }
+        let pattern = |c: char| match c {
+            '*' => Some("'*' is a wildcard in nft"),
+            '+' => Some("'+' is a wildcard in iptables and ebtables"),
+            '%' => Some("'%' makes it a name template the kernel fills in"),
+            _ => None,
+        };
+        if let Some(why) = name.chars().find_map(pattern) {
+            return Err(ValueError::new(
+                KIND,
+                name,
+                format!("is not a valid interface name ({why})"),
+            ));
         }
         if let Some(c) = name.chars().find(|&c| {
             c.is_whitespace()
@@ -163,17 +179,19 @@ impl FromStr for Name {
     }
 }
 
-/// A rule comment: printable ASCII without `"` or `\`, at most 128 bytes.
+/// Free text attached to a rule (a comment, a log prefix): any characters
+/// but control characters, at most [`Comment::MAX_LEN`] bytes.
 ///
-/// Emitters put it between double quotes, which is safe because neither a
-/// quote nor an escape character can occur inside.
+/// Quotes, backslashes and shell metacharacters are allowed — libvirt's
+/// nwfilter comments carry them — so emitters never print a comment
+/// themselves: each target quotes it through `emitters::quote`, and shortens
+/// it (with a note) where the target's limit is lower (nft: 128 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Comment(String);
 
 impl Comment {
-    /// nftables' limit on comment length (`NFT_USERDATA_MAXLEN` allows more,
-    /// but `nft` rejects comments over 128 characters).
-    pub const MAX_LEN: usize = 128;
+    /// libvirt's limit on nwfilter comments, and iptables' (`XT_MAX_COMMENT_LEN` less the NUL).
+    pub const MAX_LEN: usize = 255;
 
     /// Checks `text` against the comment rules.
     pub fn new(text: &str) -> Result<Self, ValueError> {
@@ -185,31 +203,30 @@ impl Comment {
                 format!("is longer than {} bytes", Self::MAX_LEN),
             ));
         }
-        if let Some(c) = text
-            .chars()
-            .find(|&c| !(c.is_ascii_graphic() || c == ' ') || matches!(c, '"' | '\\'))
-        {
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
             return Err(ValueError::new(
                 KIND,
                 text,
-                format!("contains '{}'", c.escape_debug()),
+                format!("contains the control character '{}'", c.escape_debug()),
             ));
         }
         Ok(Comment(text.to_owned()))
     }
 
-    /// Builds a comment from arbitrary text, replacing what [`Comment::new`]
-    /// would reject and truncating to the length limit. For comments fwc
-    /// writes itself (provenance), where losing a character beats failing.
+    /// Builds a comment from arbitrary text for comments fwc writes itself
+    /// (provenance, whose file name the user chose): control characters,
+    /// quotes and backslashes become `_`, and the text is cut to
+    /// [`Comment::SAFE_LEN`] bytes, so the result fits every target unquoted
+    /// in a `#` line or inside double quotes. Losing a character beats failing.
     pub fn lossy(text: &str) -> Self {
         let mut out = String::new();
         for c in text.chars() {
-            let c = if (c.is_ascii_graphic() || c == ' ') && !matches!(c, '"' | '\\') {
-                c
-            } else {
+            let c = if c.is_control() || matches!(c, '"' | '\\') {
                 '_'
+            } else {
+                c
             };
-            if out.len() + 1 > Self::MAX_LEN {
+            if out.len() + c.len_utf8() > Self::SAFE_LEN {
                 break;
             }
             out.push(c);
@@ -217,7 +234,10 @@ impl Comment {
         Comment(out)
     }
 
-    /// The comment as text (never contains `"` or `\`).
+    /// The length every target accepts (nft's limit on comments).
+    pub const SAFE_LEN: usize = 128;
+
+    /// The comment as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -265,6 +285,97 @@ impl fmt::Display for PortRange {
             write!(f, "{}-{}", self.start, self.end)
         }
     }
+}
+
+/// An inclusive range of numbers (`start <= end`); a single number is a
+/// range of one. Used for the many numeric header fields (ether type, VLAN
+/// id, DSCP, ICMP type, STP fields, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IntRange {
+    /// First value.
+    pub start: u64,
+    /// Last value (inclusive).
+    pub end: u64,
+}
+
+impl IntRange {
+    /// A range; fails when `start > end`.
+    pub fn new(start: u64, end: u64) -> Result<Self, ValueError> {
+        if start > end {
+            return Err(ValueError::new(
+                "range",
+                &format!("{start}-{end}"),
+                "starts after it ends",
+            ));
+        }
+        Ok(IntRange { start, end })
+    }
+
+    /// A range of one value.
+    pub fn single(v: u64) -> Self {
+        IntRange { start: v, end: v }
+    }
+
+    /// Whether `v` lies in the range.
+    pub fn contains(&self, v: u64) -> bool {
+        self.start <= v && v <= self.end
+    }
+}
+
+impl fmt::Display for IntRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.start == self.end {
+            write!(f, "{}", self.start)
+        } else {
+            write!(f, "{}-{}", self.start, self.end)
+        }
+    }
+}
+
+/// TCP flags as a bit set (FIN=0x01, SYN=0x02, RST=0x04, PSH=0x08, ACK=0x10,
+/// URG=0x20, ECE=0x40, CWR=0x80).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct TcpFlagSet(pub u8);
+
+impl TcpFlagSet {
+    /// Flag names in bit order, as iptables spells them.
+    pub const NAMES: [(&'static str, u8); 8] = [
+        ("FIN", 0x01),
+        ("SYN", 0x02),
+        ("RST", 0x04),
+        ("PSH", 0x08),
+        ("ACK", 0x10),
+        ("URG", 0x20),
+        ("ECE", 0x40),
+        ("CWR", 0x80),
+    ];
+
+    /// The names of the flags set, in bit order.
+    pub fn names(self) -> Vec<&'static str> {
+        Self::NAMES
+            .iter()
+            .filter(|(_, bit)| self.0 & bit != 0)
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
+/// The direction of a packet within its connection (`ct direction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CtDirection {
+    /// From the side that opened the connection.
+    Original,
+    /// From the other side.
+    Reply,
+}
+
+/// Which packet address an ipset dimension is looked up with (`src`/`dst`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SetDir {
+    /// The source address.
+    Src,
+    /// The destination address.
+    Dst,
 }
 
 /// An inclusive range of addresses of one family (`start <= end`), as used by
@@ -512,9 +623,22 @@ mod tests {
             "x'y",
             "a:1",
             "é",
+            "br*",
+            "*",
+            "vnet+",
+            "virbr%d",
         ] {
             assert!(Ifname::new(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn ifname_refuses_patterns_with_the_reason() {
+        let e = Ifname::new("vnet+").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "interface name 'vnet+' is not a valid interface name ('+' is a wildcard in iptables and ebtables)"
+        );
     }
 
     #[test]
@@ -537,14 +661,16 @@ mod tests {
     }
 
     #[test]
-    fn comments_cannot_break_quotes() {
-        assert!(Comment::new("from net.xml:5 <ip>").is_ok());
-        assert!(Comment::new("a\"b").is_err());
-        assert!(Comment::new("a\\b").is_err());
+    fn comments_take_any_text_but_control_characters() {
+        let hostile = "`ls`;${COLUMNS};$(ls);\"test\";&'3   spaces' \\ é";
+        assert_eq!(Comment::new(hostile).unwrap().as_str(), hostile);
         assert!(Comment::new("a\nb").is_err());
-        assert!(Comment::new(&"x".repeat(129)).is_err());
-        assert_eq!(Comment::lossy("a\"b\nc").as_str(), "a_b_c");
+        assert!(Comment::new("a\0b").is_err());
+        assert!(Comment::new(&"x".repeat(256)).is_err());
+        assert!(Comment::new(&"x".repeat(255)).is_ok());
+        assert_eq!(Comment::lossy("a\"b\nc\\d").as_str(), "a_b_c_d");
         assert_eq!(Comment::lossy(&"y".repeat(300)).as_str().len(), 128);
+        assert_eq!(Comment::lossy(&"é".repeat(100)).as_str().len(), 128);
     }
 
     #[test]

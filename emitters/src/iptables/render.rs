@@ -35,7 +35,7 @@ impl Arg {
     pub(crate) fn restore(&self) -> String {
         match self {
             Arg::Word(w) => w.clone(),
-            Arg::Text(t) => format!("\"{t}\""),
+            Arg::Text(t) => crate::quote::restore_string(t),
         }
     }
 

@@ -7,7 +7,7 @@
 //! the handle it later deletes by); last, rules without a sequence number,
 //! appended in chain order.
 
-use ir::{Field, Ownership, Provenance, Rule, Ruleset, Statement, Table, Value, Verdict};
+use ir::{Field, Ownership, Provenance, Rule, Ruleset, Table, Value, Verdict};
 
 use super::render::{self, Token};
 use crate::{quote, Note};
@@ -129,7 +129,14 @@ fn push_rule(
     r: &Rule,
     verb: &str,
 ) {
-    if !r.statements.contains(&Statement::ChecksumFill) {
+    if let Some(message) = super::model::inexpressible(r) {
+        notes.push(Note {
+            provenance: r.provenance.clone(),
+            message,
+        });
+        return;
+    }
+    if !super::model::has_checksum_fill(r) {
         out.push(rule_argv(t, chain, r, verb));
         return;
     }

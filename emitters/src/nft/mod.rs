@@ -9,12 +9,13 @@
 //! of its sequence number.
 
 mod commands;
+pub(crate) mod model;
 mod render;
 mod script;
 
-use ir::{ChainKind, Hook, Ownership, Ruleset};
+use ir::{ChainKind, Hook, Ownership, Ruleset, Statement};
 
-use crate::{Artifact, Direction, Error, Format, Options};
+use crate::{quote, Artifact, Direction, Error, Format, Note, Options};
 
 /// The target's name in errors.
 const TARGET: &str = "nft";
@@ -22,7 +23,10 @@ const TARGET: &str = "nft";
 /// Emits a ruleset that [`ir::validate`] accepted.
 pub(crate) fn emit(rs: &Ruleset, opts: &Options) -> Result<Artifact, Error> {
     check_device_hooks(rs)?;
-    let mut notes = Vec::new();
+    let mut notes = match opts.direction {
+        Direction::Setup => long_string_notes(rs),
+        Direction::Teardown => Vec::new(),
+    };
     let text = match (opts.format, opts.direction) {
         (Format::Script, Direction::Setup) => {
             check_owned(rs)?;
@@ -52,7 +56,7 @@ fn unsupported(reason: impl Into<String>) -> Error {
 }
 
 /// A script replaces whole tables, so it can only hold objects fwc owns.
-fn check_owned(rs: &Ruleset) -> Result<(), Error> {
+pub(crate) fn check_owned(rs: &Ruleset) -> Result<(), Error> {
     for t in &rs.tables {
         if t.ownership == Ownership::External {
             return Err(unsupported(format!(
@@ -72,8 +76,40 @@ fn check_owned(rs: &Ruleset) -> Result<(), Error> {
     Ok(())
 }
 
+/// Notes for comments and log prefixes longer than nft keeps: the artifacts
+/// carry them cut to [`quote::NFT_STRING_MAX`] bytes.
+pub(crate) fn long_string_notes(rs: &Ruleset) -> Vec<Note> {
+    let mut notes = Vec::new();
+    for (_, _, r) in rs.rules() {
+        let prefixes = r.statements.iter().filter_map(|s| match s {
+            Statement::Log { prefix } => Some(("log prefix", prefix)),
+            _ => None,
+        });
+        for (what, text) in r.comment.iter().map(|c| ("comment", c)).chain(prefixes) {
+            if what == "log prefix" && text.as_str().contains('$') {
+                notes.push(Note {
+                    provenance: r.provenance.clone(),
+                    message: "nft reads `$` in a log prefix as a variable; it is written as `_`"
+                        .into(),
+                });
+            }
+            if quote::nft_text_is_cut(text.as_str()) {
+                notes.push(Note {
+                    provenance: r.provenance.clone(),
+                    message: format!(
+                        "nft keeps at most {} bytes of a {what}; this one ({} bytes) is cut",
+                        quote::NFT_STRING_MAX,
+                        text.as_str().len()
+                    ),
+                });
+            }
+        }
+    }
+    notes
+}
+
 /// nft needs a `device` for ingress chains, which the IR does not carry.
-fn check_device_hooks(rs: &Ruleset) -> Result<(), Error> {
+pub(crate) fn check_device_hooks(rs: &Ruleset) -> Result<(), Error> {
     for t in &rs.tables {
         for c in &t.chains {
             if let ChainKind::Base {

@@ -1,18 +1,18 @@
-//! nft syntax of rules, chains, sets and maps, shared by the script and the
+//! nft text of rules, chains, sets and maps, shared by the script and the
 //! command form so that a rule is rendered once.
 //!
-//! A rule becomes a list of [`Token`]s: the script joins them with spaces,
-//! the command form passes each as one argv element (shell-quoted by
-//! [`crate::quote`]). The only difference between the forms is how an
-//! interface name is spelled, which [`Token::Ifname`] keeps apart.
+//! A rule is first put into nft's shape by [`super::model`] (which the JSON
+//! writer shares), then spelled here as a list of [`Token`]s: the script
+//! joins them with spaces, the command form passes each as one argv element
+//! (shell-quoted by [`crate::quote`]). The only difference between the forms
+//! is how an interface name is spelled, which [`Token::Ifname`] keeps apart.
 
 use std::borrow::Cow;
 
-use ipnet::IpNet;
-use ir::{
-    CmpOp, Family, Field, IpFamily, KeyType, MapRef, Match, Nat, RejectKind, Rule, SetRef,
-    Statement, Table, Value, Verdict,
-};
+use ir::{CmpOp, Field, KeyType, MapRef, Match, Rule, SetRef, Table, Value, Verdict};
+
+use super::model::{self, Lhs, NatStmt, Stmt};
+use crate::quote;
 
 /// One word of an nft rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,60 +55,40 @@ pub(crate) fn script_text(tokens: &[Token]) -> String {
         .join(" ")
 }
 
-/// Whether the rule carries a [`Statement::ChecksumFill`], which nft cannot
-/// say; callers decide what to do with such a rule before rendering it.
-pub(crate) fn has_checksum_fill(rule: &Rule) -> bool {
-    rule.statements.contains(&Statement::ChecksumFill)
-}
-
-/// The rule's matches, statements, verdict and comment as tokens.
-///
-/// [`Statement::ChecksumFill`] renders as nothing: see [`has_checksum_fill`].
-/// A rule with nothing to print becomes `continue`, since nft refuses an
-/// empty rule.
+/// The rule's statements (see [`model::statements`]) and comment as tokens.
 pub(crate) fn rule_tokens(table: &Table, rule: &Rule) -> Vec<Token> {
     let mut out = Vec::new();
-    for m in &rule.matches {
-        match_tokens(table, m, &mut out);
-    }
-    for s in &rule.statements {
-        statement_tokens(table.family, s, &mut out);
-    }
-    if let Some(v) = &rule.verdict {
-        verdict_tokens(table, v, &mut out);
-    }
-    if out.is_empty() {
-        out.push(Token::word("continue"));
+    for s in model::statements(table.family, rule) {
+        match s {
+            Stmt::Match(m) => match_tokens(table, m, &mut out),
+            Stmt::Counter => out.push(Token::word("counter")),
+            Stmt::Log(prefix) => {
+                out.push(Token::word("log"));
+                out.push(Token::word("prefix"));
+                let text = quote::nft_log_prefix_text(prefix.as_str());
+                out.push(Token::Word(format!("\"{text}\"")));
+            }
+            Stmt::Nat(nat) => nat_tokens(&nat, &mut out),
+            Stmt::Verdict(v) => verdict_tokens(table, v, &mut out),
+            Stmt::Continue => out.push(Token::word("continue")),
+        }
     }
     if let Some(c) = &rule.comment {
         out.push(Token::word("comment"));
-        out.push(Token::Word(format!("\"{c}\"")));
+        out.push(Token::Word(quote::nft_string(c.as_str())));
     }
     out
 }
 
 fn field_tokens(field: Field, out: &mut Vec<Token>) {
-    let ip = |f: IpFamily| if f == IpFamily::V4 { "ip" } else { "ip6" };
-    let words: [&str; 2] = match field {
-        Field::Iif => ["iif", ""],
-        Field::Oif => ["oif", ""],
-        Field::IifName => ["iifname", ""],
-        Field::OifName => ["oifname", ""],
-        Field::Saddr(f) => [ip(f), "saddr"],
-        Field::Daddr(f) => [ip(f), "daddr"],
-        Field::L4Proto => ["meta", "l4proto"],
-        Field::Sport(p) => [p.name(), "sport"],
-        Field::Dport(p) => [p.name(), "dport"],
-        Field::CtState => ["ct", "state"],
-        Field::EtherSaddr => ["ether", "saddr"],
-        Field::EtherDaddr => ["ether", "daddr"],
+    let words: &[&str] = match model::lhs(field) {
+        Lhs::Meta { key, bare: true } => &[key],
+        Lhs::Meta { key, bare: false } => &["meta", key],
+        Lhs::Payload { protocol, field } => &[protocol, field],
+        Lhs::Ct { key } => &["ct", key],
     };
-    out.extend(
-        words
-            .iter()
-            .filter(|w| !w.is_empty())
-            .map(|w| Token::word(*w)),
-    );
+    // Some payload fields are two words (`arp saddr ether`).
+    out.extend(words.iter().flat_map(|w| w.split(' ')).map(Token::word));
 }
 
 fn match_tokens(table: &Table, m: &Match, out: &mut Vec<Token>) {
@@ -122,16 +102,25 @@ fn match_tokens(table: &Table, m: &Match, out: &mut Vec<Token>) {
     });
 }
 
-/// A value as script text. Inside sets (`in_set`), a full-length prefix is a
-/// bare address: nft refuses prefixes in sets without `flags interval`.
+/// A value as script text (`in_set`: inside a set, see
+/// [`model::bare_address`]).
 pub(crate) fn value_text(table: &Table, v: &Value, in_set: bool) -> String {
     match v {
         Value::Ifname(n) => format!("\"{n}\""),
-        Value::Prefix(n) => prefix_text(n, in_set),
+        Value::Prefix(n) if model::bare_address(n, in_set) => n.addr().to_string(),
+        Value::Prefix(n) => n.to_string(),
         Value::Proto(p) => p.name().to_owned(),
         Value::Ports(p) => p.to_string(),
         Value::CtStates(s) => s.to_string(),
-        Value::Mac(m) => m.to_string(),
+        Value::Mac(m) | Value::MacMasked { addr: m, .. } => m.to_string(),
+        Value::AddrRange(r) => format!("{}-{}", r.start, r.end),
+        Value::Int(r) => r.to_string(),
+        Value::CtDir(ir::CtDirection::Original) => "original".into(),
+        Value::CtDir(ir::CtDirection::Reply) => "reply".into(),
+        // Refused by `model::inexpressible` before anything is printed.
+        Value::Bool(b) => b.to_string(),
+        Value::TcpFlags { set, .. } => set.0.to_string(),
+        Value::IpSet { name, .. } => name.to_string(),
         Value::Set(SetRef::Anonymous(items)) => {
             let items: Vec<_> = items.iter().map(|i| value_text(table, i, true)).collect();
             format!("{{ {} }}", items.join(", "))
@@ -140,64 +129,27 @@ pub(crate) fn value_text(table: &Table, v: &Value, in_set: bool) -> String {
     }
 }
 
-fn prefix_text(n: &IpNet, in_set: bool) -> String {
-    if in_set && n.prefix_len() == n.max_prefix_len() {
-        n.addr().to_string()
-    } else {
-        n.to_string()
+/// `masquerade [to :P]`, `snat [ip] to S[-E][:P]`.
+fn nat_tokens(nat: &NatStmt<'_>, out: &mut Vec<Token>) {
+    out.push(Token::word(nat.kind.keyword()));
+    if let Some(f) = nat.family {
+        out.push(Token::word(ip_keyword(f)));
     }
-}
-
-fn statement_tokens(family: Family, s: &Statement, out: &mut Vec<Token>) {
-    match s {
-        Statement::Counter => out.push(Token::word("counter")),
-        Statement::Log { prefix } => {
-            out.push(Token::word("log"));
-            out.push(Token::word("prefix"));
-            out.push(Token::Word(format!("\"{prefix}\"")));
-        }
-        Statement::Nat(nat) => nat_tokens(family, nat, out),
-        Statement::ChecksumFill => {}
-    }
-}
-
-fn nat_tokens(family: Family, nat: &Nat, out: &mut Vec<Token>) {
-    let (keyword, addr, ports) = match nat {
-        Nat::Masquerade { ports } => {
-            out.push(Token::word("masquerade"));
-            if let Some(p) = ports {
-                out.push(Token::word("to"));
-                out.push(Token::Word(format!(":{p}")));
-            }
-            return;
-        }
-        Nat::Snat { addr, ports } => ("snat", addr, ports),
-        Nat::Dnat { addr, ports } => ("dnat", addr, ports),
+    let target = match (nat.addr, nat.ports) {
+        (Some(addr), ports) => crate::nat::target_text(addr, ports),
+        (None, Some(p)) => format!(":{p}"),
+        (None, None) => return,
     };
-    out.push(Token::word(keyword));
-    // In an inet table the address family of the translation must be named.
-    if family == Family::Inet {
-        out.push(Token::word(if addr.is_ipv4() { "ip" } else { "ip6" }));
-    }
     out.push(Token::word("to"));
-    out.push(Token::Word(crate::nat::target_text(addr, ports.as_ref())));
+    out.push(Token::Word(target));
 }
 
-fn reject_tokens(family: Family, kind: RejectKind, out: &mut Vec<Token>) {
-    out.push(Token::word("reject"));
-    let icmp = match family {
-        Family::Ip => "icmp",
-        Family::Ip6 => "icmpv6",
-        // inet, bridge and netdev take the family-independent codes.
-        _ => "icmpx",
-    };
-    let with: &[&str] = match kind {
-        RejectKind::Default => &[],
-        RejectKind::TcpReset => &["with", "tcp", "reset"],
-        RejectKind::PortUnreachable => &["with", icmp, "type", "port-unreachable"],
-        RejectKind::AdminProhibited => &["with", icmp, "type", "admin-prohibited"],
-    };
-    out.extend(with.iter().map(|w| Token::word(*w)));
+fn ip_keyword(f: ir::IpFamily) -> &'static str {
+    if f == ir::IpFamily::V4 {
+        "ip"
+    } else {
+        "ip6"
+    }
 }
 
 fn chain_name(table: &Table, id: ir::ChainId) -> String {
@@ -209,7 +161,17 @@ fn verdict_tokens(table: &Table, v: &Verdict, out: &mut Vec<Token>) {
     match v {
         Verdict::Accept => out.push(Token::word("accept")),
         Verdict::Drop => out.push(Token::word("drop")),
-        Verdict::Reject(kind) => reject_tokens(table.family, *kind, out),
+        Verdict::Reject(kind) => {
+            out.push(Token::word("reject"));
+            if let Some(with) = model::reject(table.family, *kind) {
+                out.push(Token::word("with"));
+                out.push(Token::word(with.ty));
+                if let Some(code) = with.code {
+                    out.push(Token::word("type"));
+                    out.push(Token::word(code));
+                }
+            }
+        }
         Verdict::Return => out.push(Token::word("return")),
         Verdict::Jump(c) => {
             out.push(Token::word("jump"));
@@ -262,19 +224,7 @@ pub(crate) fn map_elements(table: &Table, elems: &[(Vec<Value>, Verdict)]) -> St
 
 /// nft's name for a key type, concatenations joined by ` . `.
 pub(crate) fn key_type_text(key: &[KeyType]) -> String {
-    key.iter()
-        .map(|k| match k {
-            KeyType::IfIndex => "iface_index",
-            KeyType::Ifname => "ifname",
-            KeyType::Ipv4Addr => "ipv4_addr",
-            KeyType::Ipv6Addr => "ipv6_addr",
-            KeyType::InetProto => "inet_proto",
-            KeyType::InetService => "inet_service",
-            KeyType::CtState => "ct_state",
-            KeyType::EtherAddr => "ether_addr",
-        })
-        .collect::<Vec<_>>()
-        .join(" . ")
+    model::key_type_names(key).join(" . ")
 }
 
 /// The specification of a base chain, `type filter hook forward priority 0;
@@ -444,95 +394,7 @@ mod tests {
     /// A script using every construct above loads into the kernel.
     #[test]
     fn kernel_accepts_every_construct() {
-        let mut rs = Ruleset::default();
-        let t = rs.table_mut(Family::Inet, &name("fwc"), Ownership::Owned);
-        // Concatenated keys only appear in declarations and verdict maps.
-        t.add_set(Set {
-            name: name("nets"),
-            key: vec![KeyType::Ifname, KeyType::Ipv4Addr],
-            interval: true,
-            elements: vec![
-                vec![ifname("virbr0"), net("192.168.122.0/24")],
-                vec![ifname("virbr1"), net("10.0.0.1/32")],
-            ],
-        });
-        let fwd = base(t, "forward", Hook::Forward, ChainType::Filter, 0);
-        let guests = regular(t, "guests");
-        let pre = base(t, "prerouting", Hook::Prerouting, ChainType::Nat, -100);
-        let map = t.add_map(Map {
-            name: name("by_bridge"),
-            key: vec![KeyType::Ifname],
-            interval: false,
-            elements: vec![
-                (vec![ifname("virbr0")], Verdict::Jump(guests)),
-                (vec![ifname("virbr1")], Verdict::Goto(guests)),
-            ],
-        });
-        let ct = Value::CtStates(CtStates::RELATED_ESTABLISHED);
-        t.chain_mut(fwd).rules = vec![
-            Rule::new(p(), vec![Match::ne(Field::CtState, ct)], None).with(Statement::Counter),
-            Rule::new(
-                p(),
-                vec![],
-                Some(Verdict::Vmap {
-                    key: vec![Field::IifName],
-                    map: MapRef::Named(map),
-                }),
-            ),
-            Rule::new(
-                p(),
-                vec![Match::eq(Field::Dport(L4Proto::Tcp), ports(22, 22))],
-                Some(Verdict::Reject(RejectKind::TcpReset)),
-            ),
-            Rule::new(
-                p(),
-                vec![],
-                Some(Verdict::Reject(RejectKind::AdminProhibited)),
-            ),
-        ];
-        let mut logged = Rule::new(
-            p(),
-            vec![Match::eq(
-                Field::Saddr(IpFamily::V4),
-                Value::Set(SetRef::Anonymous(vec![
-                    net("10.0.0.0/8"),
-                    net("192.168.1.1/32"),
-                ])),
-            )],
-            Some(Verdict::Drop),
-        )
-        .with(Statement::Log {
-            prefix: Comment::new("fwc: dropped ").unwrap(),
-        });
-        logged.comment = Some(Comment::new("guests' rule").unwrap());
-        t.chain_mut(guests).rules = vec![
-            Rule::new(
-                p(),
-                vec![Match::eq(
-                    Field::EtherSaddr,
-                    Value::Mac("52:54:00:00:00:01".parse().unwrap()),
-                )],
-                Some(Verdict::Return),
-            ),
-            logged,
-        ];
-        let addr = AddrRange::new(
-            "192.168.122.2".parse().unwrap(),
-            "192.168.122.9".parse().unwrap(),
-        )
-        .unwrap();
-        t.chain_mut(pre).rules = vec![Rule::new(
-            p(),
-            vec![
-                Match::eq(Field::L4Proto, Value::Proto(L4Proto::Tcp)),
-                Match::eq(Field::Dport(L4Proto::Tcp), ports(8080, 8080)),
-            ],
-            None,
-        )
-        .with(Statement::Nat(Nat::Dnat {
-            addr,
-            ports: Some(PortRange::new(80, 80).unwrap()),
-        }))];
+        let rs = every_construct();
         let opts = Options {
             format: Format::Script,
             direction: Direction::Setup,

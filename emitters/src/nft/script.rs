@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use ir::{Ruleset, Table};
 
+use super::model;
 use super::render::{self, script_text};
 use crate::{quote, Note};
 
@@ -89,7 +90,7 @@ fn table(out: &mut String, t: &Table, notes: &mut Vec<Note>) {
                 "\t\t{}",
                 quote::comment_line(&r.provenance.to_string())
             );
-            if render::has_checksum_fill(r) {
+            if model::has_checksum_fill(r) {
                 notes.push(Note {
                     provenance: r.provenance.clone(),
                     message: CHECKSUM_NOTE.into(),
@@ -97,6 +98,14 @@ fn table(out: &mut String, t: &Table, notes: &mut Vec<Note>) {
                 out.push_str(
                     "\t\t# left out: checksum fill has no nft equivalent (see --format commands)\n",
                 );
+                continue;
+            }
+            if let Some(message) = model::inexpressible(r) {
+                out.push_str("\t\t# left out: nft cannot express this rule\n");
+                notes.push(Note {
+                    provenance: r.provenance.clone(),
+                    message,
+                });
                 continue;
             }
             let _ = writeln!(out, "\t\t{}", script_text(&render::rule_tokens(t, r)));
@@ -310,5 +319,43 @@ table inet fwc {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4");
+    }
+
+    #[test]
+    fn bridge_header_fields_render_and_physdev_is_left_out_with_a_note() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Bridge, &name("fwc_br"), Ownership::Owned);
+        let c = base(t, "forward", Hook::Forward, ChainType::Filter, 0);
+        let int = |v| Value::Int(IntRange::single(v));
+        t.chain_mut(c).rules = vec![
+            Rule::new(
+                from("f.xml", 3, "vlan"),
+                vec![
+                    Match::eq(Field::EtherType, int(0x8100)),
+                    Match::eq(Field::VlanId, int(5)),
+                    Match::eq(Field::Arp(ArpField::SenderIp), net("10.0.0.0/8")),
+                    Match::eq(Field::Dscp(IpFamily::V4), int(34)),
+                    Match::eq(Field::CtDirection, Value::CtDir(CtDirection::Original)),
+                ],
+                Some(Verdict::Drop),
+            ),
+            Rule::new(
+                from("f.xml", 7, "ip"),
+                vec![Match::eq(Field::PhysIn, ifname("vnet0"))],
+                Some(Verdict::Accept),
+            ),
+        ];
+        let a = script(&rs, Direction::Setup).unwrap();
+        assert!(
+            a.text.contains(
+                "ether type 33024 vlan id 5 arp saddr ip 10.0.0.0/8 ip dscp 34 ct direction original drop"
+            ),
+            "{}",
+            a.text
+        );
+        assert!(!a.text.contains("vnet0"), "{}", a.text);
+        assert_eq!(a.notes.len(), 1);
+        assert_eq!(a.notes[0].provenance, from("f.xml", 7, "ip"));
+        assert!(a.notes[0].message.contains("bridge port"));
     }
 }

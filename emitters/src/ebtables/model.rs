@@ -1,0 +1,365 @@
+//! The ruleset as ebtables sees it: its tables `filter`, `nat` and
+//! `broute`, holding built-in chains and the user chains fwc owns.
+//!
+//! Built once per emit from the IR's `bridge` tables and shared by the
+//! restore and command forms. Two kinds of bridge table are understood:
+//! * one named after an ebtables table (libvirt's nwfilter layout:
+//!   `bridge nat`): its [`Ownership::External`] chains are chains that
+//!   exist already (the built-ins `PREROUTING`, ...), its owned regular
+//!   chains are user chains, and an owned base chain is a user chain
+//!   entered by a jump from the built-in chain of its hook;
+//! * any other name (an nft-style table of fwc's own): each base chain
+//!   becomes a user chain entered from the built-in chain its hook and
+//!   priority correspond to, and each regular chain goes into every
+//!   ebtables table whose base chains reach it.
+//!
+//! A user chain's policy is what ends it: `RETURN` for a regular chain and
+//! for a base chain whose policy accepts (so the frame goes on to the rules
+//! after fwc's jump, as an nft `accept` lets later base chains see it),
+//! `DROP` for a base chain whose policy drops. Rules are rendered by
+//! [`super::render`]; what it cannot say becomes a [`Note`].
+
+use std::collections::BTreeSet;
+
+use ir::{
+    ChainId, ChainKind, Comment, Family, Hook, MapRef, Ownership, Policy, Provenance, Ruleset,
+    Table, Verdict,
+};
+
+use super::render::{render_rule, Arg};
+use super::unsupported;
+use crate::{Error, Note};
+
+/// ebtables' tables and the built-in chain of each hook in them.
+const EB_TABLES: [(&str, &[(Hook, &str)]); 3] = [
+    (
+        "filter",
+        &[
+            (Hook::Input, "INPUT"),
+            (Hook::Forward, "FORWARD"),
+            (Hook::Output, "OUTPUT"),
+        ],
+    ),
+    (
+        "nat",
+        &[
+            (Hook::Prerouting, "PREROUTING"),
+            (Hook::Output, "OUTPUT"),
+            (Hook::Postrouting, "POSTROUTING"),
+        ],
+    ),
+    ("broute", &[(Hook::Prerouting, "BROUTING")]),
+];
+
+/// One ebtables rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EbRule {
+    /// Everything after `-A CHAIN`.
+    pub args: Vec<Arg>,
+    /// The IR rule's provenance.
+    pub provenance: Provenance,
+    /// The IR rule's comment, which ebtables cannot attach to a rule; the
+    /// restore file shows it beside the provenance.
+    pub comment: Option<Comment>,
+}
+
+/// A chain of an ebtables table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EbChain {
+    /// The chain's name.
+    pub name: String,
+    /// A user chain fwc creates and deletes, or a chain that exists already.
+    pub owned: bool,
+    /// For a user chain: `RETURN` or `DROP`.
+    pub policy: &'static str,
+    /// In evaluation order.
+    pub rules: Vec<EbRule>,
+}
+
+/// One of ebtables' tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EbTable {
+    /// `filter`, `nat` or `broute`.
+    pub name: &'static str,
+    /// In creation order.
+    pub chains: Vec<EbChain>,
+}
+
+/// Everything one emit installs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Model {
+    /// In order of first use.
+    pub tables: Vec<EbTable>,
+}
+
+impl Model {
+    /// The chain `name` of table `table`, declared if new. A user chain
+    /// declared twice (two IR tables using one name) cannot be told apart.
+    fn chain(
+        &mut self,
+        table: &'static str,
+        name: &str,
+        policy: Option<&'static str>,
+    ) -> Result<&mut EbChain, Error> {
+        let pos = match self.tables.iter().position(|t| t.name == table) {
+            Some(p) => p,
+            None => {
+                self.tables.push(EbTable {
+                    name: table,
+                    chains: Vec::new(),
+                });
+                self.tables.len() - 1
+            }
+        };
+        let t = &mut self.tables[pos];
+        match t.chains.iter().position(|c| c.name == name) {
+            Some(p) if policy.is_some() || t.chains[p].owned => Err(unsupported(format!(
+                "chain {name} of ebtables table {table} would be declared twice (two IR tables \
+                 use the name)"
+            ))),
+            Some(p) => Ok(&mut t.chains[p]),
+            None => {
+                t.chains.push(EbChain {
+                    name: name.to_owned(),
+                    owned: policy.is_some(),
+                    policy: policy.unwrap_or("RETURN"),
+                    rules: Vec::new(),
+                });
+                Ok(t.chains.last_mut().expect("just pushed"))
+            }
+        }
+    }
+}
+
+/// Where an IR chain lives in ebtables.
+struct Placement {
+    /// Its table(s).
+    tables: Vec<&'static str>,
+    /// For a base chain fwc owns: the built-in chain that jumps to it.
+    builtin: Option<&'static str>,
+}
+
+/// Builds the model of the ruleset's bridge tables; tables of other
+/// families get one note between them.
+pub(crate) fn build(rs: &Ruleset, notes: &mut Vec<Note>) -> Result<Model, Error> {
+    let mut model = Model::default();
+    let mut skipped = Vec::new();
+    for t in &rs.tables {
+        if t.family != Family::Bridge {
+            skipped.push(format!("{} {}", t.family, t.name));
+            continue;
+        }
+        let places = match EB_TABLES.iter().find(|(n, _)| *n == t.name.as_str()) {
+            Some(&(name, hooks)) => eb_table(t, name, hooks)?,
+            None => own_table(t)?,
+        };
+        fill(&mut model, t, places, notes)?;
+    }
+    if !skipped.is_empty() {
+        notes.push(Note {
+            provenance: Provenance::Layout("tables of families other than bridge"),
+            message: format!(
+                "ebtables filters bridged frames only, so table(s) {} are left out; libvirt's \
+                 network driver installs no ebtables rules (use --target nft, nft-json, \
+                 iptables or ip6tables for networks)",
+                skipped.join(", ")
+            ),
+        });
+    }
+    Ok(model)
+}
+
+/// Placements in a table named after an ebtables table.
+fn eb_table(
+    t: &Table,
+    name: &'static str,
+    hooks: &[(Hook, &'static str)],
+) -> Result<Vec<Placement>, Error> {
+    t.chains
+        .iter()
+        .map(|c| {
+            let builtin = match (c.ownership, &c.kind) {
+                (Ownership::Owned, ChainKind::Base { hook, .. }) => Some(
+                    hooks
+                        .iter()
+                        .find(|(h, _)| h == hook)
+                        .map(|(_, b)| *b)
+                        .ok_or_else(|| {
+                            unsupported(format!(
+                                "base chain {} of table bridge {name} hooks {}, which ebtables' \
+                                 {name} table has no built-in chain for",
+                                c.name,
+                                hook.keyword()
+                            ))
+                        })?,
+                ),
+                _ => None,
+            };
+            Ok(Placement {
+                tables: vec![name],
+                builtin,
+            })
+        })
+        .collect()
+}
+
+/// The ebtables table and built-in chain of an nft-style bridge base chain:
+/// `filter` for input and forward, and for output before NAT (priority
+/// below 100, nft's `bridge` `out` NAT priority); `nat` for prerouting,
+/// postrouting and later output.
+fn map_base_chain(hook: Hook, priority: i32) -> Option<(&'static str, &'static str)> {
+    match hook {
+        Hook::Input => Some(("filter", "INPUT")),
+        Hook::Forward => Some(("filter", "FORWARD")),
+        Hook::Output if priority < 100 => Some(("filter", "OUTPUT")),
+        Hook::Output => Some(("nat", "OUTPUT")),
+        Hook::Prerouting => Some(("nat", "PREROUTING")),
+        Hook::Postrouting => Some(("nat", "POSTROUTING")),
+        Hook::Ingress => None,
+    }
+}
+
+/// Placements in a bridge table of fwc's own.
+fn own_table(t: &Table) -> Result<Vec<Placement>, Error> {
+    let foreign = |what: String| {
+        unsupported(format!(
+            "{what} of table bridge {} belongs to someone else, and ebtables has no such table",
+            t.name
+        ))
+    };
+    if t.ownership == Ownership::External {
+        return Err(foreign("the table".into()));
+    }
+    let mut places = Vec::new();
+    for c in &t.chains {
+        if c.ownership == Ownership::External {
+            return Err(foreign(format!("chain {}", c.name)));
+        }
+        places.push(match &c.kind {
+            ChainKind::Base { hook, priority, .. } => {
+                let (table, builtin) = map_base_chain(*hook, *priority).ok_or_else(|| {
+                    unsupported(format!(
+                        "base chain {} of table bridge {} hooks {}, which ebtables has no \
+                         built-in chain for",
+                        c.name,
+                        t.name,
+                        hook.keyword()
+                    ))
+                })?;
+                Placement {
+                    tables: vec![table],
+                    builtin: Some(builtin),
+                }
+            }
+            ChainKind::Regular => Placement {
+                tables: Vec::new(),
+                builtin: None,
+            },
+        });
+    }
+    // A regular chain must exist in every table whose base chains reach it.
+    for (i, c) in t.chains.iter().enumerate() {
+        if let ChainKind::Base { .. } = c.kind {
+            let table = places[i].tables[0];
+            for reached in reachable(t, ChainId(i)) {
+                let p = &mut places[reached.0];
+                if p.builtin.is_none() && !p.tables.contains(&table) {
+                    p.tables.push(table);
+                }
+            }
+        }
+    }
+    for p in &mut places {
+        if p.tables.is_empty() {
+            // Nothing reaches it; keep it anyway so nothing vanishes.
+            p.tables.push("filter");
+        }
+    }
+    Ok(places)
+}
+
+/// Every chain reachable from `start` by jumps, gotos and verdict maps.
+fn reachable(t: &Table, start: ChainId) -> BTreeSet<ChainId> {
+    fn targets(t: &Table, v: &Verdict, out: &mut Vec<ChainId>) {
+        match v {
+            Verdict::Jump(c) | Verdict::Goto(c) => out.push(*c),
+            Verdict::Vmap { map, .. } => {
+                let elems = match map {
+                    MapRef::Anonymous(e) => e,
+                    MapRef::Named(id) => &t.maps[id.0].elements,
+                };
+                elems.iter().for_each(|(_, v)| targets(t, v, out));
+            }
+            _ => {}
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![start];
+    while let Some(c) = todo.pop() {
+        for r in &t.chain(c).rules {
+            if let Some(v) = &r.verdict {
+                let mut next = Vec::new();
+                targets(t, v, &mut next);
+                todo.extend(next.into_iter().filter(|n| seen.insert(*n)));
+            }
+        }
+    }
+    seen
+}
+
+/// Declares the chains of `t` where `places` says and fills them.
+fn fill(
+    model: &mut Model,
+    t: &Table,
+    places: Vec<Placement>,
+    notes: &mut Vec<Note>,
+) -> Result<(), Error> {
+    let mut entries = Vec::new();
+    for (c, place) in t.chains.iter().zip(&places) {
+        let drops = matches!(
+            c.kind,
+            ChainKind::Base {
+                policy: Policy::Drop,
+                ..
+            }
+        );
+        let policy = match (c.ownership, drops) {
+            (Ownership::External, _) => None,
+            (Ownership::Owned, true) => Some("DROP"),
+            (Ownership::Owned, false) => Some("RETURN"),
+        };
+        let mut rules = Vec::new();
+        for r in &c.rules {
+            match render_rule(t, r, policy.unwrap_or("RETURN")) {
+                Ok(list) => rules.extend(list.into_iter().map(|args| EbRule {
+                    args,
+                    provenance: r.provenance.clone(),
+                    comment: r.comment.clone(),
+                })),
+                Err(message) => notes.push(Note {
+                    provenance: r.provenance.clone(),
+                    message,
+                }),
+            }
+        }
+        for &table in &place.tables {
+            model
+                .chain(table, c.name.as_str(), policy)?
+                .rules
+                .extend(rules.iter().cloned());
+            if let (Some(builtin), ChainKind::Base { priority, .. }) = (place.builtin, &c.kind) {
+                entries.push((*priority, table, builtin, c.name.to_string()));
+            }
+        }
+    }
+    // Base chains on one hook run in priority order; so do their jumps.
+    entries.sort_by_key(|e| e.0);
+    for (_, table, builtin, name) in entries {
+        model.chain(table, builtin, None)?.rules.push(EbRule {
+            args: vec![Arg::Word("-j".into()), Arg::Word(name)],
+            provenance: Provenance::Layout("jump from the built-in chain to a base chain"),
+            comment: None,
+        });
+    }
+    Ok(())
+}
