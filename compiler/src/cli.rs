@@ -34,6 +34,15 @@ pub struct Cli {
 pub enum Command {
     /// Compile definitions into a ruleset artifact for one target.
     Compile(CompileArgs),
+    /// Load setup then teardown into a throwaway network namespace and
+    /// report whether the kernel accepted both and teardown was exact
+    /// (exit 0 yes, 1 no, 2 bad input or cannot run here; needs root).
+    Check(crate::check::CheckArgs),
+    /// Diff the rules two versions compile to (--target), or what two
+    /// targets do to packets (--targets); exit 1 when they differ.
+    Diff(crate::diff::DiffArgs),
+    /// Show the verdict, NAT and rules hit for one packet.
+    Explain(crate::explain::ExplainArgs),
 }
 
 /// A target as named on the command line.
@@ -90,10 +99,25 @@ pub struct CompileArgs {
     #[arg(long, value_enum)]
     pub target: TargetArg,
 
+    /// A directory of <filter> files that <filterref>s resolve to, like
+    /// libvirt's /etc/libvirt/nwfilter (the default when it exists).
+    #[arg(long, value_name = "DIR")]
+    pub filters: Option<PathBuf>,
+
     /// The layout of tables and chains: fwc's own, or exactly libvirt's
     /// (diffable against what libvirt installs; never optimised).
     #[arg(long, value_enum, default_value_t = LayoutArg::Fwc)]
     pub layout: LayoutArg,
+
+    /// The guest interface a <filter> input is applied to, as libvirt binds
+    /// a filter to a tap device (a <filterbinding> names its own port).
+    #[arg(long, value_name = "IFNAME", value_parser = parse_ifname)]
+    pub port: Option<ir::Ifname>,
+
+    /// A variable for <filter> inputs, NAME=VALUE (such as IP=10.0.0.5);
+    /// repeat a NAME to make a list, as libvirt's <parameter>s do.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
 
     /// A script for the target's atomic loader, or one command per line.
     #[arg(long, value_enum, default_value_t = FormatArg::Script)]
@@ -152,7 +176,20 @@ impl CompileArgs {
                 emitters::Direction::Setup
             },
             optimize: self.opt_level != "0",
+            port: self.port.clone(),
+            params: self.params.clone(),
         }
+    }
+}
+
+fn parse_ifname(text: &str) -> Result<ir::Ifname, String> {
+    ir::Ifname::new(text).map_err(|e| e.to_string())
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, not '{text}'")),
     }
 }
 
@@ -160,6 +197,9 @@ impl CompileArgs {
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Compile(args) => compile(&args),
+        Command::Check(args) => crate::check::run(&args),
+        Command::Diff(args) => crate::diff::run(&args),
+        Command::Explain(args) => crate::explain::run(&args),
     }
 }
 
@@ -179,11 +219,16 @@ fn compile(args: &CompileArgs) -> u8 {
         Ok(f) => f,
         Err(d) => return fail(&d),
     };
-    let out = match pipeline::compile_files(&files, &args.options()) {
+    let out = match pipeline::compile_files_with_filters(
+        &files,
+        args.filters.as_deref(),
+        &args.options(),
+    ) {
         Ok(o) => o,
         Err(d) => return fail(&d),
     };
-    let mut warnings = pipeline::note_diagnostics(&out.artifact, &files);
+    let mut warnings = out.warnings.clone();
+    warnings.extend(pipeline::note_diagnostics(&out.artifact, &files));
     if args.deny_warnings && !warnings.is_empty() {
         for w in &mut warnings {
             w.severity = crate::diagnostics::Severity::Error;
@@ -288,9 +333,9 @@ mod tests {
         let parse = |extra: &[&str]| {
             let mut argv = vec!["fwc", "compile", "a.xml", "--target", "nft"];
             argv.extend_from_slice(extra);
-            let Cli {
-                command: Command::Compile(a),
-            } = Cli::try_parse_from(argv).unwrap();
+            let Command::Compile(a) = Cli::try_parse_from(argv).unwrap().command else {
+                panic!("parsed as another command");
+            };
             a.options()
         };
         assert!(parse(&[]).optimize);

@@ -50,8 +50,26 @@ pub enum Code {
     DuplicateElement,
     /// Two inputs define the same network or bridge.
     DuplicateNetwork,
+    /// Subnets of two networks share addresses.
+    OverlappingSubnets,
+    /// Input that libvirt acts on but fwc does not turn into rules (a warning).
+    Ignored,
     /// `<forward mode>` is not one libvirt knows.
     UnknownForwardMode,
+    /// An element that may not appear where it is (e.g. `<tcpx>` in a `<rule>`).
+    UnknownElement,
+    /// An attribute the element does not have (e.g. `dstportstart` on `<mac>`).
+    UnknownAttribute,
+    /// A `<filterref>` names a filter that is neither an input nor in the library.
+    UnknownFilter,
+    /// Filters reference each other in a loop.
+    FilterrefCycle,
+    /// Two filters have the same name.
+    DuplicateFilter,
+    /// A rule uses a variable that has no value (or too few values).
+    UndefinedVariable,
+    /// A `<filter>` input with no interface to apply it to (`--port`).
+    UnboundFilter,
     /// An interface name the kernel would refuse (or that could inject text).
     BadIfname,
     /// An IP address that does not parse or has the wrong family.
@@ -85,7 +103,16 @@ impl Code {
             Code::MissingAttribute => "missing-attribute",
             Code::DuplicateElement => "duplicate-element",
             Code::DuplicateNetwork => "duplicate-network",
+            Code::OverlappingSubnets => "overlapping-subnets",
+            Code::Ignored => "ignored",
             Code::UnknownForwardMode => "unknown-forward-mode",
+            Code::UnknownElement => "unknown-element",
+            Code::UnknownAttribute => "unknown-attribute",
+            Code::UnknownFilter => "unknown-filter",
+            Code::FilterrefCycle => "filterref-cycle",
+            Code::DuplicateFilter => "duplicate-filter",
+            Code::UndefinedVariable => "undefined-variable",
+            Code::UnboundFilter => "unbound-filter",
             Code::BadIfname => "bad-ifname",
             Code::BadAddress => "bad-address",
             Code::BadPrefix => "bad-prefix",
@@ -122,7 +149,7 @@ impl Label {
         Label {
             span: file.clamp(span),
             file: file.clone(),
-            message: message.into(),
+            message: printable(message.into()),
         }
     }
 
@@ -155,7 +182,7 @@ impl Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             code,
-            message: message.into(),
+            message: printable(message.into()),
             primary: None,
             secondary: Vec::new(),
             notes: Vec::new(),
@@ -184,7 +211,7 @@ impl Diagnostic {
 
     /// Adds a note (builder style).
     pub fn note(mut self, note: impl Into<String>) -> Self {
-        self.notes.push(note.into());
+        self.notes.push(printable(note.into()));
         self
     }
 
@@ -218,8 +245,57 @@ impl std::fmt::Display for Diagnostic {
     }
 }
 
-/// The files diagnostics point into, as codespan-reporting wants them.
-struct FileSet(Vec<Arc<SourceFile>>);
+/// Whether showing `c` could move the cursor, recolour or reorder what a
+/// terminal displays: control characters and Unicode's bidirectional
+/// overrides and isolates.
+fn is_unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every unprintable character escaped (`\n`, `\u{1b}`), so a
+/// hostile value quoted in a message reaches the terminal as text.
+fn printable(text: String) -> String {
+    if !text.chars().any(is_unprintable) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if is_unprintable(c) {
+                let escaped: String = c.escape_debug().collect();
+                // escape_debug leaves some format characters as they are.
+                if escaped.chars().count() == 1 {
+                    c.escape_unicode().to_string()
+                } else {
+                    escaped
+                }
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A file's text as the snippets show it: unprintable characters other than
+/// line breaks and tabs replaced by a visible one of the same UTF-8 length,
+/// so every span still falls on the same characters.
+fn shown_source(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => c.to_string(),
+            c if is_unprintable(c) => match c.len_utf8() {
+                1 => "?".to_owned(),
+                2 => "\u{bf}".to_owned(),
+                3 => "\u{fffd}".to_owned(),
+                _ => "\u{fffd}?".to_owned(),
+            },
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// The files diagnostics point into, as codespan-reporting wants them, with
+/// the text each one shows (see [`shown_source`]).
+struct FileSet(Vec<Arc<SourceFile>>, Vec<String>);
 
 impl FileSet {
     fn of(diags: &[Diagnostic]) -> Self {
@@ -232,7 +308,8 @@ impl FileSet {
                 files.push(l.file.clone());
             }
         }
-        FileSet(files)
+        let shown = files.iter().map(|f| shown_source(f.text())).collect();
+        FileSet(files, shown)
     }
 
     fn id(&self, file: &Arc<SourceFile>) -> usize {
@@ -257,7 +334,10 @@ impl<'a> Files<'a> for FileSet {
     }
 
     fn source(&'a self, id: usize) -> Result<&'a str, FilesError> {
-        Ok(self.get(id)?.text())
+        self.1
+            .get(id)
+            .map(String::as_str)
+            .ok_or(FilesError::FileMissing)
     }
 
     fn line_index(&'a self, id: usize, byte_index: usize) -> Result<usize, FilesError> {
@@ -284,17 +364,24 @@ fn to_codespan(files: &FileSet, d: &Diagnostic) -> cs::Diagnostic<usize> {
     };
     let mut labels = Vec::new();
     if let Some(l) = &d.primary {
-        labels.push(cs::Label::primary(files.id(&l.file), l.span.clone()).with_message(&l.message));
+        labels.push(
+            cs::Label::primary(files.id(&l.file), l.span.clone())
+                .with_message(printable(l.message.clone())),
+        );
     }
     for l in &d.secondary {
-        labels
-            .push(cs::Label::secondary(files.id(&l.file), l.span.clone()).with_message(&l.message));
+        labels.push(
+            cs::Label::secondary(files.id(&l.file), l.span.clone())
+                .with_message(printable(l.message.clone())),
+        );
     }
+    // The fields are public, so a diagnostic built without the constructors
+    // is made printable here too.
     cs::Diagnostic::new(sev)
         .with_code(d.code.as_str())
-        .with_message(&d.message)
+        .with_message(printable(d.message.clone()))
         .with_labels(labels)
-        .with_notes(d.notes.clone())
+        .with_notes(d.notes.iter().cloned().map(printable).collect())
 }
 
 /// Writes diagnostics for people: `error[code]: message`, then
@@ -404,6 +491,29 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
         assert_eq!(v["severity"], "warning");
         assert!(v["line"].is_null());
+    }
+
+    #[test]
+    fn hostile_text_reaches_the_terminal_escaped() {
+        // An escape sequence and a bidi override in the input, quoted in the
+        // message and shown in the snippet.
+        let text = "<network>\n  <name>\u{1b}[2J\u{202e}x</name>\n</network>\n";
+        let f = SourceFile::new("bad.xml", text);
+        let at = text.find('x').unwrap();
+        let d = Diagnostic::error(Code::BadValue, "bad name '\u{1b}[2J\u{202e}x\n'")
+            .at(&f, at..at + 1, "\u{7}here")
+            .note("\u{0}");
+        assert_eq!(d.message, "bad name '\\u{1b}[2J\\u{202e}x\\n'");
+        assert_eq!(d.notes, ["\\0"]);
+        let shown = render_plain(&[d]);
+        assert!(
+            !shown.chars().any(|c| c != '\n' && is_unprintable(c)),
+            "{shown:?}"
+        );
+        // The snippet keeps the caret under the character at fault.
+        assert!(shown.contains("<name>?[2J\u{fffd}x</name>"), "{shown}");
+        assert!(shown.contains("bad.xml:2:14"), "{shown}");
+        assert!(shown.contains("│              ^ \\u{7}here"), "{shown}");
     }
 
     #[test]

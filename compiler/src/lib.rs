@@ -8,11 +8,17 @@
 //! into the input.
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod cli;
 pub mod diagnostics;
+pub mod diff;
+pub mod explain;
 pub mod front;
+pub mod netns;
 pub mod passes;
 pub mod pipeline;
+pub mod readback;
+pub mod semantic;
 pub mod source;
 
 pub use diagnostics::{Diagnostic, Diagnostics};

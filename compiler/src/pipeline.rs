@@ -29,7 +29,7 @@ use crate::passes;
 use crate::source::SourceFile;
 
 /// What to compile for and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// The target whose artifact is produced.
     pub target: Target,
@@ -42,6 +42,11 @@ pub struct Options {
     /// Run the optimiser passes (`-O1`, the default); `-O0` skips them.
     /// The libvirt layout is never optimised: it must stay exactly libvirt's.
     pub optimize: bool,
+    /// The interface `<filter>` inputs are bound to (`--port`).
+    pub port: Option<ir::Ifname>,
+    /// Starting variables of `<filter>` inputs (`--param NAME=VALUE`; a
+    /// repeated name makes a list).
+    pub params: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -52,6 +57,8 @@ impl Default for Options {
             format: Format::Script,
             direction: Direction::Setup,
             optimize: true,
+            port: None,
+            params: Vec::new(),
         }
     }
 }
@@ -63,6 +70,9 @@ pub struct Output {
     pub artifact: Artifact,
     /// The ruleset the artifact was emitted from (after passes).
     pub ruleset: Ruleset,
+    /// Warnings about the inputs (see [`crate::semantic`]); the target's own
+    /// notes are in `artifact.notes` (see [`note_diagnostics`]).
+    pub warnings: Diagnostics,
 }
 
 /// Compiles files and directories; a directory means every `*.xml` in it,
@@ -139,38 +149,107 @@ fn read_into(path: &Path, files: &mut Vec<Arc<SourceFile>>, diags: &mut Diagnost
             Code::Io,
             format!("cannot read '{name}': {e}"),
         )),
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => files.push(SourceFile::new(name, text)),
-            Err(e) => {
-                let at = e.utf8_error().valid_up_to();
-                // Keep the valid prefix so the diagnostic can show the line.
-                let shown = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                let file = SourceFile::new(name, shown);
-                diags.push(
-                    Diagnostic::error(
-                        Code::BadEncoding,
-                        format!("the input is not valid UTF-8 (byte {at})"),
-                    )
-                    .at(&file, at..at + 1, "invalid UTF-8 here")
-                    .note("fwc reads UTF-8 (or ASCII) XML only"),
-                );
-            }
+        Ok(bytes) => match decode(name, bytes) {
+            Ok(file) => files.push(file),
+            Err(d) => diags.push(*d),
         },
     }
+}
+
+/// A file's bytes as text, or where and why they are not UTF-8 XML: a UTF-16
+/// byte-order mark, a NUL (XML allows none; it marks UTF-16 without a
+/// byte-order mark) or an invalid UTF-8 sequence.
+fn decode(name: String, bytes: Vec<u8>) -> Result<Arc<SourceFile>, Box<Diagnostic>> {
+    let fwc_reads = "fwc reads UTF-8 (or ASCII) XML only";
+    let bom = bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]);
+    let (at, message, label, note) = if bom {
+        let message = "the input is UTF-16 (it starts with a UTF-16 byte-order mark)";
+        (
+            0,
+            message.to_owned(),
+            "byte-order mark",
+            fwc_reads.to_owned(),
+        )
+    } else if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        let message = format!("the input contains a NUL character (byte {at})");
+        let note = format!("XML allows no NUL; is the file UTF-16? {fwc_reads}");
+        (at, message, "NUL here", note)
+    } else {
+        match String::from_utf8(bytes) {
+            Ok(text) => return Ok(SourceFile::new(name, text)),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let message = format!("the input is not valid UTF-8 (byte {at})");
+                let bytes = e.into_bytes();
+                let d = encoding_error(name, &bytes, at, message, "invalid UTF-8 here");
+                return Err(Box::new(d.note(fwc_reads)));
+            }
+        }
+    };
+    Err(Box::new(
+        encoding_error(name, &bytes, at, message, label).note(note),
+    ))
+}
+
+/// A bad-encoding error at byte `at`, shown in the text with invalid
+/// sequences replaced.
+fn encoding_error(
+    name: String,
+    bytes: &[u8],
+    at: usize,
+    message: String,
+    label: &str,
+) -> Diagnostic {
+    // Offsets move where replacement characters stand in for invalid bytes.
+    let shown_at = String::from_utf8_lossy(&bytes[..at]).len();
+    let file = SourceFile::new(name, String::from_utf8_lossy(bytes).into_owned());
+    Diagnostic::error(Code::BadEncoding, message).at(&file, shown_at..shown_at + 1, label)
 }
 
 /// Compiles already loaded files: parse every file (collecting every
 /// error), lower, validate, optimise, emit.
 pub fn compile_files(files: &[Arc<SourceFile>], opts: &Options) -> Result<Output, Diagnostics> {
+    compile_files_with_filters(files, None, opts)
+}
+
+/// [`compile_files`], with `<filterref>`s resolved in the filter library
+/// `filters` (`None`: libvirt's `/etc/libvirt/nwfilter` when it exists).
+pub fn compile_files_with_filters(
+    files: &[Arc<SourceFile>],
+    filters: Option<&Path>,
+    opts: &Options,
+) -> Result<Output, Diagnostics> {
+    use front::filter::library::{self as nwlib, Input};
     let mut diags = Vec::new();
     let mut networks: Vec<(Network, &Arc<SourceFile>)> = Vec::new();
+    let mut nwfilters = Vec::new();
     for file in files {
         match front::parse(file) {
             Ok(Document::Network(n)) => networks.push((n, file)),
+            Ok(Document::Filter(f)) => nwfilters.push((Input::Filter(f), file.clone())),
+            Ok(Document::Binding(b)) => nwfilters.push((Input::Binding(b), file.clone())),
+            Err(d) => diags.extend(d),
+        }
+    }
+    let mut ports = Vec::new();
+    if !nwfilters.is_empty() {
+        let mut vars = rules::nwfilter::Vars::new();
+        for (name, value) in &opts.params {
+            vars.push(name, value);
+        }
+        match nwlib::resolve_all(&nwfilters, filters, &vars) {
+            Ok(resolved) => match bind_ports(resolved, opts.port.as_ref(), files) {
+                Ok(p) => ports = p,
+                Err(d) => diags.extend(d),
+            },
             Err(d) => diags.extend(d),
         }
     }
     diags.extend(check_unique(&networks));
+    let (errors, warnings): (Diagnostics, Diagnostics) = crate::semantic::check(&networks)
+        .into_iter()
+        .partition(Diagnostic::is_error);
+    diags.extend(errors);
     if !diags.is_empty() {
         return Err(diags);
     }
@@ -179,6 +258,10 @@ pub fn compile_files(files: &[Arc<SourceFile>], opts: &Options) -> Result<Output
     let backend = backend_for(opts.target, &networks)?;
     let mut ruleset = rules::layout::lower_networks(&networks, opts.layout, backend)
         .map_err(|e| vec![lower_diagnostic(&e, files)])?;
+    ruleset.merge(
+        rules::nwfilter::lower::lower(&ports, opts.layout, backend)
+            .map_err(|e| vec![lower_diagnostic(&e, files)])?,
+    );
     ir::validate(&ruleset).map_err(|errs| invalid_ruleset(errs, "lowering"))?;
 
     if opts.optimize && opts.layout == Layout::Fwc {
@@ -195,24 +278,76 @@ pub fn compile_files(files: &[Arc<SourceFile>], opts: &Options) -> Result<Output
     };
     let artifact = emitters::emit(&ruleset, opts.target, &emit_opts)
         .map_err(|e| vec![Diagnostic::error(Code::Unsupported, e.to_string())])?;
-    Ok(Output { artifact, ruleset })
+    Ok(Output {
+        artifact,
+        ruleset,
+        warnings,
+    })
+}
+
+/// The bound ports of resolved nwfilter inputs: a binding names its port and
+/// MAC; a root `<filter>` goes on `--port`. Inputs on one port share it.
+fn bind_ports(
+    resolved: Vec<front::filter::library::Resolved>,
+    port: Option<&ir::Ifname>,
+    files: &[Arc<SourceFile>],
+) -> Result<Vec<rules::nwfilter::lower::Port>, Diagnostics> {
+    use front::filter::library::Input;
+    use rules::nwfilter::lower::Port;
+    let mut ports: Vec<Port> = Vec::new();
+    let mut diags = Vec::new();
+    for r in resolved {
+        let (ifname, mac, source) = match &r.input {
+            Input::Binding(b) => (b.portdev.clone(), Some(b.mac), b.source.clone()),
+            Input::Filter(f) => match port {
+                Some(p) => (p.clone(), None, f.source.clone()),
+                None => {
+                    let d = Diagnostic::error(
+                        Code::UnboundFilter,
+                        format!("filter '{}' is not bound to an interface", f.name),
+                    )
+                    .note(
+                        "libvirt applies a filter to a guest's tap device: give it with \
+                         --port IFNAME, or compile a <filterbinding>",
+                    );
+                    diags.push(match front::filter::library::find(files, &f.source) {
+                        Some((file, span)) => d.at(file, span, "this filter"),
+                        None => d,
+                    });
+                    continue;
+                }
+            },
+        };
+        match ports.iter_mut().find(|p| p.ifname == ifname) {
+            Some(p) => {
+                p.rules.extend(r.rules);
+                p.mac = p.mac.or(mac);
+            }
+            None => ports.push(Port {
+                ifname,
+                mac,
+                rules: r.rules,
+                source,
+            }),
+        }
+    }
+    if diags.is_empty() {
+        Ok(ports)
+    } else {
+        Err(diags)
+    }
 }
 
 /// libvirt's backend whose rules the target carries.
-fn backend_for(target: Target, networks: &[Network]) -> Result<Backend, Diagnostics> {
+fn backend_for(target: Target, _networks: &[Network]) -> Result<Backend, Diagnostics> {
     match target {
         Target::Nft | Target::NftJson => Ok(Backend::Nft),
         Target::Iptables => Ok(Backend::Iptables),
         Target::Ip6tables => Ok(Backend::Ip6tables),
-        Target::Ebtables if networks.is_empty() => Ok(Backend::Nft),
-        Target::Ebtables => Err(vec![Diagnostic::error(
-            Code::Unsupported,
-            "ebtables has no network rules",
-        )
-        .note(
-            "libvirt's network driver uses only iptables/ip6tables or nftables; \
-               use --target nft, nft-json, iptables or ip6tables",
-        )]),
+        // libvirt's network driver never uses ebtables: networks lower to
+        // nothing (libvirt layout) or to an inet table the ebtables emitter
+        // leaves out with a note, so a network gives an empty artifact.
+        Target::Ebtables => Ok(Backend::Ebtables),
     }
 }
 
@@ -398,15 +533,22 @@ mod tests {
             backend_for(Target::Ip6tables, &[]).unwrap(),
             Backend::Ip6tables
         );
-        let err = compile_sources(
+        let out = compile_sources(
             &sources(&[("a.xml", NAT)]),
             &Options {
                 target: Target::Ebtables,
                 ..Options::default()
             },
         )
-        .unwrap_err();
-        assert_eq!(err[0].message, "ebtables has no network rules");
+        .unwrap();
+        assert_eq!(
+            out.artifact.text,
+            "# generated by fwc; load with: ebtables-restore --noflush < FILE\n"
+        );
+        assert_eq!(out.artifact.notes.len(), 1);
+        assert!(out.artifact.notes[0]
+            .message
+            .contains("no ebtables rules"));
     }
 
     #[test]

@@ -135,9 +135,11 @@ fn an_error_leaves_an_existing_output_untouched() {
 
 #[test]
 fn unsupported_documents_and_targets() {
+    // A bare <filter> needs the interface it is applied to.
     let err = rejected("<filter name='x' chain='root'>\n</filter>\n", &[]);
-    assert!(err.contains("error[unsupported-input]"), "{err}");
-    assert!(err.contains("bad.xml:1:2"), "{err}");
+    assert!(err.contains("error[unbound-filter]"), "{err}");
+    assert!(err.contains("bad.xml:1:1"), "{err}");
+    assert!(err.contains("--port IFNAME"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let o = fwc(

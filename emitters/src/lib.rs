@@ -41,6 +41,8 @@
 
 use ir::{Family, Limits, Provenance, Ruleset};
 
+mod appended;
+mod bridged;
 mod ebtables;
 mod iptables;
 mod json;
@@ -71,8 +73,14 @@ pub fn emit(rs: &Ruleset, target: Target, opts: &Options) -> Result<Artifact, Er
     })?;
     match target {
         Target::Nft => nft::emit(rs, opts),
-        Target::Iptables => iptables::emit(rs, Family::Ip, opts),
-        Target::Ip6tables => iptables::emit(rs, Family::Ip6, opts),
+        Target::Iptables | Target::Ip6tables => {
+            let family = if target == Target::Iptables {
+                Family::Ip
+            } else {
+                Family::Ip6
+            };
+            iptables::emit(rs, family, opts).map(|a| bridged::note_left_out(rs, target, a))
+        }
         Target::NftJson => json::emit(rs, opts),
         Target::Ebtables => ebtables::emit(rs, opts),
     }

@@ -22,6 +22,8 @@ impl Display for Field {
             Field::Saddr(fam) => write!(f, "{} saddr", ip(fam)),
             Field::Daddr(fam) => write!(f, "{} daddr", ip(fam)),
             Field::L4Proto => f.write_str("meta l4proto"),
+            Field::IpProto(IpFamily::V4) => f.write_str("ip protocol"),
+            Field::IpProto(IpFamily::V6) => f.write_str("ip6 nexthdr"),
             Field::Sport(p) => write!(f, "{p} sport"),
             Field::Dport(p) => write!(f, "{p} dport"),
             Field::CtState => f.write_str("ct state"),
@@ -260,6 +262,12 @@ impl Display for Table {
                     hook.keyword(),
                     policy.keyword()
                 );
+            }
+            if let Some(policy) = c.end_policy {
+                let _ = write!(head, " policy {};", policy.keyword());
+            }
+            if let Some(staging) = &c.staging {
+                let _ = write!(head, " # built as {staging}");
             }
             if c.ownership == Ownership::External {
                 head.push_str(" # external");

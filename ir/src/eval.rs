@@ -260,6 +260,8 @@ fn family_sees(family: Family, p: &Packet) -> bool {
 enum Flow {
     Final(Decision, RuleRef),
     Nat(RuleRef),
+    /// Fell off the end of a regular chain whose end policy decides.
+    EndPolicy(Decision),
     /// Fell off the end or returned.
     Continue,
 }
@@ -274,6 +276,7 @@ fn run_base(
     match walk(t, ti, cid, p, out, 0) {
         Flow::Final(d, r) => (d, DecidedBy::Rule(r)),
         Flow::Nat(r) => (Decision::Accept, DecidedBy::Rule(r)),
+        Flow::EndPolicy(d) => (d, DecidedBy::Policy),
         Flow::Continue => {
             let policy = match t.chains[cid.0].kind {
                 ChainKind::Base { policy, .. } => policy,
@@ -337,7 +340,11 @@ fn walk(t: &Table, ti: usize, cid: ChainId, p: &Packet, out: &mut Outcome, depth
             Verdict::Vmap { .. } => {}
         }
     }
-    Flow::Continue
+    match (&chain.kind, chain.end_policy) {
+        (ChainKind::Regular, Some(Policy::Accept)) => Flow::EndPolicy(Decision::Accept),
+        (ChainKind::Regular, Some(Policy::Drop)) => Flow::EndPolicy(Decision::Drop),
+        _ => Flow::Continue,
+    }
 }
 
 fn lookup(t: &Table, key: &[Field], map: &MapRef, p: &Packet) -> Option<Verdict> {
@@ -407,6 +414,18 @@ fn value_holds(t: &Table, field: Field, value: &Value, p: &Packet) -> Option<boo
             (IpFamily::of(&a) == f).then(|| net.contains(&a))
         }
         (Field::L4Proto, Value::Proto(proto)) => Some(p.proto? == *proto),
+        (Field::L4Proto, Value::Int(r)) => Some(r.contains(p.proto?.number().into())),
+        (Field::IpProto(f), Value::Proto(proto)) => {
+            (p.family()? == f).then(|| p.proto == Some(*proto))
+        }
+        (Field::IpProto(f), Value::Int(r)) => (p.family()? == f)
+            .then(|| p.proto.is_some_and(|x| r.contains(x.number().into()))),
+        (Field::Sport(proto), Value::Int(r)) => {
+            (p.proto? == proto).then(|| p.sport.is_some_and(|s| r.contains(s.into())))
+        }
+        (Field::Dport(proto), Value::Int(r)) => {
+            (p.proto? == proto).then(|| p.dport.is_some_and(|d| r.contains(d.into())))
+        }
         (Field::Sport(proto), Value::Ports(r)) => {
             (p.proto? == proto).then(|| p.sport.is_some_and(|s| r.contains(s)))
         }
@@ -732,6 +751,38 @@ mod tests {
         p.ct_direction = Some(CtDirection::Original);
         p.ether_saddr = Some(mac("52:55:00:12:34:56"));
         assert_eq!(evaluate(&rs, Hook::Forward, &p).decision, Decision::Accept);
+    }
+
+    /// An ebtables user chain keeps its ACCEPT policy: a frame falling off
+    /// it is accepted, not returned to the rules after the jump.
+    #[test]
+    fn end_policies_decide_at_the_end_of_regular_chains() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Bridge, &Name::new("nat").unwrap(), Ownership::External);
+        let pre = t.add_chain(
+            Name::new("PREROUTING").unwrap(),
+            base(Hook::Prerouting, ChainType::Filter, -300, Policy::Accept),
+            Ownership::External,
+        );
+        let port = t.add_chain(
+            Name::new("libvirt-I-vnet0").unwrap(),
+            ChainKind::Regular,
+            Ownership::Owned,
+        );
+        t.chain_mut(pre).rules = vec![
+            rule(vec![Match::eq(Field::IifName, ifv("vnet0"))], Some(Verdict::Jump(port))),
+            rule(vec![], Some(Verdict::Drop)),
+        ];
+        let p = Packet::ipv4("10.0.0.5", "10.0.0.1").iif("vnet0");
+        assert_eq!(evaluate(&rs, Hook::Prerouting, &p).decision, Decision::Drop);
+        rs.tables[0].chain_mut(port).end_policy = Some(Policy::Accept);
+        let o = evaluate(&rs, Hook::Prerouting, &p);
+        assert_eq!(o.decision, Decision::Accept);
+        assert_eq!(o.chains[0].decided_by, DecidedBy::Policy);
+        rs.tables[0].chain_mut(port).end_policy = Some(Policy::Drop);
+        let other = Packet::ipv4("10.0.0.5", "10.0.0.1").iif("vnet1");
+        assert_eq!(evaluate(&rs, Hook::Prerouting, &other).decision, Decision::Drop);
+        assert_eq!(evaluate(&rs, Hook::Prerouting, &p).decision, Decision::Drop);
     }
 
     #[test]

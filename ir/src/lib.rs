@@ -29,6 +29,8 @@
 
 mod display;
 pub mod eval;
+mod interfaces;
+mod merge;
 pub mod provenance;
 pub mod rule;
 pub mod ruleset;
@@ -41,11 +43,12 @@ pub use rule::{
     Statement, StpField, Value, Verdict,
 };
 pub use ruleset::{
-    Chain, ChainId, ChainKind, ChainType, Family, Hook, Map, MapId, Ownership, Policy, Ruleset,
-    Set, SetId, Table,
+    Chain, ChainId, ChainKind, ChainType, Commands, Family, Hook, Map, MapId, Ownership, Policy,
+    Ruleset, Set, SetId, Spelling, Step, Table,
 };
 pub use validate::{validate, validate_with, Limits, ValidationError};
 pub use value::{
-    AddrRange, Comment, CtDirection, CtStates, Ifname, IntRange, L4Proto, MacAddr, Name, PortRange,
+    AddrRange, Comment, CtDirection, CtStates, Ifname, IntRange, L4Proto, MacAddr, Name, Notation,
+    PortRange,
     SetDir, TcpFlagSet, ValueError,
 };

@@ -56,6 +56,11 @@ pub enum Field {
     Daddr(IpFamily),
     /// Layer-4 protocol, whatever the network family (`meta l4proto`).
     L4Proto,
+    /// The protocol field of the IPv4 header or the next-header field of
+    /// the IPv6 header (`ip protocol`, `ip6 nexthdr`): [`Value::Proto`], or
+    /// [`Value::Int`] for protocols without a name. Unlike [`Field::L4Proto`]
+    /// it does not skip IPv6 extension headers.
+    IpProto(IpFamily),
     /// Source port of a protocol with ports.
     Sport(L4Proto),
     /// Destination port of a protocol with ports.
@@ -116,7 +121,11 @@ pub enum ArpField {
     SenderIp,
     /// Target protocol (IPv4) address.
     TargetIp,
-    /// Gratuitous ARP (sender IP equals target IP), [`Value::Bool`].
+    /// Gratuitous ARP (sender IP equals target IP), [`Value::Bool`]. nft
+    /// cannot compare two fields; it tests the IPs byte by byte against a
+    /// set of equal pairs, which the table must hold as `same-ip-set`
+    /// (key `ipv4_addr . ipv4_addr`, the pairs `x.0.0.0 . x.0.0.0`,
+    /// `0.x.0.0 . 0.x.0.0`, ... for x in 0..=255), as libvirt's does.
     Gratuitous,
 }
 
@@ -188,7 +197,7 @@ impl Field {
             Field::IifName | Field::OifName => KeyType::Ifname,
             Field::Saddr(IpFamily::V4) | Field::Daddr(IpFamily::V4) => KeyType::Ipv4Addr,
             Field::Saddr(IpFamily::V6) | Field::Daddr(IpFamily::V6) => KeyType::Ipv6Addr,
-            Field::L4Proto => KeyType::InetProto,
+            Field::L4Proto | Field::IpProto(_) => KeyType::InetProto,
             Field::Sport(_) | Field::Dport(_) => KeyType::InetService,
             Field::CtState => KeyType::CtState,
             Field::EtherSaddr | Field::EtherDaddr => KeyType::EtherAddr,
@@ -218,6 +227,7 @@ impl Field {
         match self {
             Field::Saddr(f)
             | Field::Daddr(f)
+            | Field::IpProto(f)
             | Field::Dscp(f)
             | Field::IcmpType(f)
             | Field::IcmpCode(f) => Some(f),

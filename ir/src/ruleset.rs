@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::rule::{KeyType, Rule, Value, Verdict};
-use crate::value::Name;
+use crate::value::{Comment, Name};
 
 /// A table's address family, as nftables names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -165,6 +165,18 @@ pub struct Chain {
     pub ownership: Ownership,
     /// In evaluation order.
     pub rules: Vec<Rule>,
+    /// The name the chain is built under before it takes [`Chain::name`]
+    /// (libvirt's nwfilter builds `FJ-vnet0` and renames it `FI-vnet0`
+    /// once complete, so a port's old rules stay in force until the new
+    /// ones are whole). Only command lines use it: they create and fill the
+    /// chain under this name, then rename it, replacing a chain of the final
+    /// name; atomic loaders (`*-restore`, `nft -f`) create `name` directly.
+    pub staging: Option<Name>,
+    /// For a regular chain, what happens to a packet that reaches its end:
+    /// `None` returns it to the calling chain (nft's and iptables' user
+    /// chains); `Some(policy)` decides it, as an ebtables user chain's policy
+    /// does (ACCEPT unless set, which libvirt's nwfilter chains keep).
+    pub end_policy: Option<Policy>,
 }
 
 /// A named set of values (or of concatenations of values).
@@ -208,6 +220,60 @@ pub struct Table {
     pub sets: Vec<Set>,
     /// Named verdict maps; [`MapId`] indexes this.
     pub maps: Vec<Map>,
+    /// The table's own comment (nft keeps one per table; other targets
+    /// have none).
+    pub comment: Option<Comment>,
+    /// How command lines build the table one command at a time.
+    pub commands: Commands,
+}
+
+/// How `--format commands` builds a table one command at a time, as one of
+/// libvirt's drivers does. Scripts ignore it: they declare the final state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Commands {
+    /// libvirt's network driver: the table's objects first (each chain
+    /// followed by the layout rules that jump to it), then every rule with
+    /// a [`Rule::seq`] inserted at the head of its chain in sequence
+    /// order, so `seq` decreases along a chain.
+    #[default]
+    Insert,
+    /// libvirt's nwfilter drivers: first the table, its sets, maps, the
+    /// chains no step creates and their rules; then, merged with the other
+    /// tables' in one sequence, each [`Step`] and each rule with a
+    /// [`Rule::seq`], rules appended to their chain, so `seq` increases
+    /// along a chain.
+    Append {
+        /// The steps other than rules, each with its sequence number.
+        steps: Vec<(u32, Step)>,
+        /// How the driver spells the table's rules.
+        spelling: Spelling,
+    },
+}
+
+/// A step of a [`Commands::Append`] sequence that is not a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Create the chain.
+    CreateChain(ChainId),
+    /// Add element `index` of the map, replacing an element with its key
+    /// if there is one.
+    ReplaceElement {
+        /// The map.
+        map: MapId,
+        /// The element's index in [`Map::elements`].
+        index: usize,
+    },
+}
+
+/// libvirt's nftables nwfilter driver writes the rules of its two tables
+/// differently; the command form reproduces which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Spelling {
+    /// Its layer-2 table: MAC matches with an explicit comparison, masks
+    /// inside the MAC's argument, transport ports as `th`.
+    Ethernet,
+    /// Its layer-3 table.
+    Inet,
 }
 
 impl Table {
@@ -220,6 +286,8 @@ impl Table {
             chains: Vec::new(),
             sets: Vec::new(),
             maps: Vec::new(),
+            comment: None,
+            commands: Commands::Insert,
         }
     }
 
@@ -231,6 +299,8 @@ impl Table {
             kind,
             ownership,
             rules: Vec::new(),
+            staging: None,
+            end_policy: None,
         });
         ChainId(self.chains.len() - 1)
     }

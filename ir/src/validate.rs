@@ -5,7 +5,9 @@ use std::fmt;
 
 use crate::rule::{CmpOp, Field, KeyType, MapRef, Match, Rule, SetRef, Statement, Value, Verdict};
 use crate::rule::{IpFamily, Nat};
-use crate::ruleset::{ChainId, ChainKind, ChainType, Family, Hook, Ruleset, Table};
+use crate::ruleset::{
+    ChainId, ChainKind, ChainType, Commands, Family, Hook, Ownership, Ruleset, Step, Table,
+};
 
 /// Where in the ruleset a problem is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +145,47 @@ fn check_table(t: &Table, limits: Limits, errs: &mut Vec<ValidationError>) {
                 ),
             ));
         }
+        let at = Some(ChainId(i));
+        if let Some(staging) = &c.staging {
+            if c.ownership != Ownership::Owned || c.kind != ChainKind::Regular {
+                errs.push(err(
+                    t,
+                    at,
+                    None,
+                    "only a regular chain fwc owns can be built under a staging name".into(),
+                ));
+            }
+            if staging.as_str().len() > limits.max_chain_name {
+                errs.push(err(
+                    t,
+                    at,
+                    None,
+                    format!(
+                        "staging name {staging} is longer than the kernel's limit of {} bytes",
+                        limits.max_chain_name
+                    ),
+                ));
+            }
+            let clash = t.chains.iter().enumerate().any(|(j, other)| {
+                other.name == *staging || (j != i && other.staging.as_ref() == Some(staging))
+            });
+            if clash {
+                errs.push(err(
+                    t,
+                    at,
+                    None,
+                    format!("staging name {staging} is also another chain's name"),
+                ));
+            }
+        }
+        if c.end_policy.is_some() && c.kind != ChainKind::Regular {
+            errs.push(err(
+                t,
+                at,
+                None,
+                "a base chain has a policy, not an end policy".into(),
+            ));
+        }
     }
     let mut objects = HashSet::new();
     for name in t
@@ -233,13 +276,36 @@ fn check_table(t: &Table, limits: Limits, errs: &mut Vec<ValidationError>) {
             }
             if let Some(seq) = r.seq {
                 if let Some(prev) = last_seq {
-                    if seq >= prev {
+                    let appended = matches!(t.commands, Commands::Append { .. });
+                    if appended && seq <= prev {
+                        errs.push(err(t, cid, at, format!(
+                            "appended rules must have increasing sequence numbers ({prev} then {seq})"
+                        )));
+                    } else if !appended && seq >= prev {
                         errs.push(err(t, cid, at, format!(
                             "inserted rules must have decreasing sequence numbers ({prev} then {seq})"
                         )));
                     }
                 }
                 last_seq = Some(seq);
+            }
+        }
+    }
+    if let Commands::Append { steps, .. } = &t.commands {
+        for (seq, step) in steps {
+            let ok = match step {
+                Step::CreateChain(c) => c.0 < t.chains.len(),
+                Step::ReplaceElement { map, index } => {
+                    t.maps.get(map.0).is_some_and(|m| *index < m.elements.len())
+                }
+            };
+            if !ok {
+                errs.push(err(
+                    t,
+                    None,
+                    None,
+                    format!("step {seq} refers to a missing chain, map or element ({step:?})"),
+                ));
             }
         }
     }
@@ -274,7 +340,11 @@ fn value_fits(key: KeyType, v: &Value, interval: bool) -> Result<(), String> {
             n.addr().is_ipv6() && (interval || n.prefix_len() == 128)
         }
         (KeyType::InetProto, Value::Proto(_)) => true,
+        // A protocol without a name, by number.
+        (KeyType::InetProto, Value::Int(r)) => r.end <= 255 && (interval || r.start == r.end),
         (KeyType::InetService, Value::Ports(p)) => interval || p.start == p.end,
+        // Ports as numbers, for a notation `Value::Ports` has no room for.
+        (KeyType::InetService, Value::Int(r)) => r.end <= 65535 && (interval || r.start == r.end),
         (KeyType::CtState, Value::CtStates(s)) => !s.is_empty(),
         (KeyType::EtherAddr, Value::Mac(_) | Value::MacMasked { .. }) => true,
         (KeyType::Ipv4Addr, Value::AddrRange(r)) => interval && r.is_ipv4(),
@@ -645,5 +715,82 @@ mod tests {
         assert_eq!(validate(&rs), Ok(()));
         rs.tables[0].chain_mut(c).rules.reverse();
         assert!(messages(&rs, Limits::NFT)[0].contains("decreasing sequence numbers (2 then 5)"));
+    }
+
+    #[test]
+    fn appended_rules_ascend_in_seq_and_steps_must_resolve() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Bridge, &name("t"), Ownership::Owned);
+        let c = t.add_chain(name("c"), ChainKind::Regular, Ownership::Owned);
+        t.chain_mut(c).rules = vec![rule(vec![], None).at_seq(2), rule(vec![], None).at_seq(5)];
+        t.commands = Commands::Append {
+            steps: vec![(1, Step::CreateChain(c))],
+            spelling: crate::Spelling::Inet,
+        };
+        assert_eq!(validate(&rs), Ok(()));
+        rs.tables[0].chain_mut(c).rules.reverse();
+        assert!(messages(&rs, Limits::NFT)[0].contains("increasing sequence numbers (5 then 2)"));
+        rs.tables[0].chain_mut(c).rules.reverse();
+        rs.tables[0].commands = Commands::Append {
+            steps: vec![(1, Step::ReplaceElement { map: crate::MapId(0), index: 0 })],
+            spelling: crate::Spelling::Inet,
+        };
+        assert!(messages(&rs, Limits::NFT)[0].contains("step 1 refers to a missing"));
+    }
+
+    #[test]
+    fn protocols_and_ports_may_be_numbers() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Bridge, &name("t"), Ownership::Owned);
+        let c = t.add_chain(name("c"), ChainKind::Regular, Ownership::Owned);
+        let int = |a, b| Value::Int(crate::IntRange::new(a, b).unwrap());
+        t.chain_mut(c).rules = vec![rule(
+            vec![
+                Match::eq(Field::IpProto(IpFamily::V6), int(58, 58)),
+                Match::eq(Field::Dport(crate::L4Proto::Tcp), int(65535, 65535)),
+            ],
+            None,
+        )];
+        assert_eq!(validate(&rs), Ok(()));
+        t_mut(&mut rs).chain_mut(c).rules[0].matches[0].value = int(256, 256);
+        assert!(messages(&rs, Limits::NFT)[0].contains("does not fit"));
+    }
+
+    fn t_mut(rs: &mut Ruleset) -> &mut Table {
+        &mut rs.tables[0]
+    }
+
+    #[test]
+    fn staging_names_and_end_policies_are_checked() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Ip, &name("filter"), Ownership::External);
+        let fi = t.add_chain(name("FI-vnet0"), ChainKind::Regular, Ownership::Owned);
+        let fo = t.add_chain(name("FO-vnet0"), ChainKind::Regular, Ownership::Owned);
+        t.chain_mut(fi).staging = Some(name("FJ-vnet0"));
+        t.chain_mut(fi).end_policy = Some(Policy::Accept);
+        assert_eq!(validate_with(&rs, Limits::XTABLES), Ok(()));
+        let t = &mut rs.tables[0];
+        t.chain_mut(fo).staging = Some(name("FJ-vnet0"));
+        let fwd = t.add_chain(
+            name("FORWARD"),
+            ChainKind::Base {
+                hook: Hook::Forward,
+                ty: ChainType::Filter,
+                priority: 0,
+                policy: Policy::Accept,
+            },
+            Ownership::External,
+        );
+        t.chain_mut(fwd).staging = Some(name(&"x".repeat(29)));
+        t.chain_mut(fwd).end_policy = Some(Policy::Drop);
+        let m = messages(&rs, Limits::XTABLES);
+        for e in [
+            "staging name FJ-vnet0 is also another chain's name",
+            "only a regular chain fwc owns",
+            "is longer than the kernel's limit of 28 bytes",
+            "a base chain has a policy, not an end policy",
+        ] {
+            assert!(m.iter().any(|x| x.contains(e)), "missing {e:?} in {m:#?}");
+        }
     }
 }

@@ -290,12 +290,40 @@ impl fmt::Display for PortRange {
 /// An inclusive range of numbers (`start <= end`); a single number is a
 /// range of one. Used for the many numeric header fields (ether type, VLAN
 /// id, DSCP, ICMP type, STP fields, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// The [`Notation`] says how the number was written where it came from;
+/// it is presentation only: ranges compare, order and hash by their bounds
+/// alone.
+#[derive(Debug, Clone, Copy)]
 pub struct IntRange {
     /// First value.
     pub start: u64,
     /// Last value (inclusive).
     pub end: u64,
+    /// How artifacts that reproduce another tool's text write the number
+    /// (libvirt's command lines); canonical output ignores it.
+    pub notation: Notation,
+}
+
+/// How a number is written: the spelling a layout reproduces when its
+/// source tool writes numbers of one field in several ways (libvirt's
+/// nwfilter driver prints ether types as `ip`, `0x806` or `0x0806`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Notation {
+    /// Decimal (`2054`).
+    #[default]
+    Decimal,
+    /// Lowercase hex with `0x` and at least `width` digits (`0x806`,
+    /// `0x0806` with width 4).
+    Hex {
+        /// The minimum number of digits.
+        width: u8,
+    },
+    /// The target's symbolic name when it has one (`ip` for ether type
+    /// 0x0800), else decimal.
+    Name,
+    /// Decimal, and a range even when both ends are equal (`65535-65535`).
+    Range,
 }
 
 impl IntRange {
@@ -308,21 +336,67 @@ impl IntRange {
                 "starts after it ends",
             ));
         }
-        Ok(IntRange { start, end })
+        Ok(IntRange {
+            start,
+            end,
+            notation: Notation::Decimal,
+        })
     }
 
     /// A range of one value.
     pub fn single(v: u64) -> Self {
-        IntRange { start: v, end: v }
+        IntRange {
+            start: v,
+            end: v,
+            notation: Notation::Decimal,
+        }
+    }
+
+    /// The same range, written in `notation` (builder style).
+    pub fn written(mut self, notation: Notation) -> Self {
+        self.notation = notation;
+        self
     }
 
     /// Whether `v` lies in the range.
     pub fn contains(&self, v: u64) -> bool {
         self.start <= v && v <= self.end
     }
+
+    /// The bounds, which decide equality and order.
+    fn bounds(&self) -> (u64, u64) {
+        (self.start, self.end)
+    }
+}
+
+impl PartialEq for IntRange {
+    fn eq(&self, other: &Self) -> bool {
+        self.bounds() == other.bounds()
+    }
+}
+
+impl Eq for IntRange {}
+
+impl std::hash::Hash for IntRange {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bounds().hash(state);
+    }
+}
+
+impl PartialOrd for IntRange {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IntRange {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.bounds().cmp(&other.bounds())
+    }
 }
 
 impl fmt::Display for IntRange {
+    /// Canonical decimal (`80`, `80-90`), whatever the notation.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.start == self.end {
             write!(f, "{}", self.start)
@@ -682,6 +756,16 @@ mod tests {
         );
         assert!(AddrRange::new("10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap()).is_err());
         assert!(AddrRange::new("10.0.0.1".parse().unwrap(), "::1".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn notation_is_presentation_only() {
+        let hex = IntRange::single(0x806).written(Notation::Hex { width: 4 });
+        assert_eq!(hex, IntRange::single(0x806));
+        assert_eq!(hex.to_string(), "2054");
+        let mut set = std::collections::HashSet::new();
+        set.insert(hex);
+        assert!(set.contains(&IntRange::single(0x806)));
     }
 
     #[test]

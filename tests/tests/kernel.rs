@@ -280,3 +280,119 @@ fn tc_csum_support() -> Result<(), String> {
         .map(drop)
         .map_err(|f| f.output.trim().to_owned())
 }
+
+/// libvirt's stock `clean-traffic` filter bound to a guest port through a
+/// `<filterbinding>` (IP 10.0.0.5, MAC 52:54:00:aa:bb:cc), alone and with a
+/// second port whose filter also has iptables and ip6tables rules: in the
+/// libvirt layout, for ebtables, iptables and ip6tables, setup loads beside
+/// foreign rules and teardown restores the ruleset exactly. The command
+/// lines, run as libvirt runs them (its clean-ups' errors ignored), build
+/// the same ruleset as the script, and their teardown removes every chain
+/// of the ports.
+#[test]
+fn nwfilter_bindings_load_and_tear_down_exactly() {
+    use fwc_tests::nwfilter::{
+        binding_xml, compile_bindings, library_with, may_fail, GUEST_IP, GUEST_MAC, SSH_ONLY,
+    };
+    if Netns::for_test("nwfilter_bindings_load_and_tear_down_exactly").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let lib = library_with(&[("fwc-ssh-only.xml", SSH_ONLY)]);
+    let write = |name: &str, xml: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, xml).expect("written");
+        path
+    };
+    let clean = write(
+        "clean.xml",
+        binding_xml("vnet0", GUEST_MAC, "clean-traffic", &[("IP", GUEST_IP)]),
+    );
+    let ssh = write(
+        "ssh.xml",
+        binding_xml("vnet1", "52:54:00:aa:bb:cd", "fwc-ssh-only", &[("IP", "10.0.0.7")]),
+    );
+    let mut failures = Vec::new();
+    for inputs in [vec![clean.clone()], vec![clean, ssh]] {
+        for target in [Target::Ebtables, Target::Iptables, Target::Ip6tables] {
+            let case = format!("{} port(s) --target {}", inputs.len(), target.name());
+            let build = |format, direction| {
+                compile_bindings(&inputs, lib.path(), target, format, direction)
+                    .unwrap_or_else(|e| panic!("{case}: {e}"))
+            };
+            let (setup, ruleset) = build(Format::Script, Direction::Setup);
+            let (teardown, _) = build(Format::Script, Direction::Teardown);
+            // clean-traffic has ethernet rules only: libvirt adds no
+            // iptables rules for it, and neither does fwc.
+            let expect_rules = target == Target::Ebtables || inputs.len() == 2;
+            if expect_rules == ruleset.tables.is_empty() {
+                failures.push(format!("{case}: rules expected: {expect_rules}\n{ruleset}"));
+                continue;
+            }
+            let ns = Netns::new();
+            load_foreign_state(&ns);
+            let before = ns.ruleset();
+            if let Err(e) = load(&ns, target, &setup) {
+                failures.push(format!("{case}: setup rejected: {e}\n{setup}"));
+                continue;
+            }
+            let installed = ns.ruleset();
+            if expect_rules == (installed == before) {
+                failures.push(format!("{case}: setup changed the ruleset: {}", !expect_rules));
+            }
+            if let Err(e) = load(&ns, target, &teardown) {
+                failures.push(format!("{case}: teardown rejected: {e}\n{teardown}"));
+                continue;
+            }
+            if ns.ruleset() != before {
+                failures.push(format!(
+                    "{case}: teardown did not restore the ruleset; now:\n{}",
+                    ns.ruleset_text()
+                ));
+            }
+
+            // The same through libvirt's command lines.
+            let (commands, _) = build(Format::Commands, Direction::Setup);
+            let (undo, _) = build(Format::Commands, Direction::Teardown);
+            let ns = Netns::new();
+            load_foreign_state(&ns);
+            let run = |text: &str, failures: &mut Vec<String>| {
+                for line in text.lines() {
+                    if let (Err(f), false) = (ns.sh(line), may_fail(line)) {
+                        failures.push(format!("{case}: {f}"));
+                    }
+                }
+            };
+            run(&commands, &mut failures);
+            // The same objects, and in each chain the same rules in the same
+            // order (chains are listed in creation order, which differs).
+            let built = ns.ruleset();
+            let diff = fwc_tests::netns::differences(&installed, &built);
+            if !diff.is_empty() || rules_by_chain(&built) != rules_by_chain(&installed) {
+                failures.push(format!(
+                    "{case}: the commands built another ruleset than the script:\n{diff}\n{}",
+                    ns.ruleset_text()
+                ));
+            }
+            run(&undo, &mut failures);
+            let left = ns.ruleset_text();
+            if left.contains("vnet") {
+                failures.push(format!("{case}: command teardown left port rules:\n{left}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Each chain's rules, in order, from a normalised listing.
+fn rules_by_chain(
+    listing: &serde_json::Value,
+) -> std::collections::BTreeMap<String, Vec<serde_json::Value>> {
+    let mut out: std::collections::BTreeMap<String, Vec<serde_json::Value>> = Default::default();
+    let items = listing["nftables"].as_array().cloned().unwrap_or_default();
+    for rule in items.iter().filter_map(|i| i.get("rule")) {
+        let key = format!("{} {} {}", rule["family"], rule["table"], rule["chain"]);
+        out.entry(key).or_default().push(rule.clone());
+    }
+    out
+}

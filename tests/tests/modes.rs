@@ -18,7 +18,7 @@ fn accepted_networks() -> Vec<(std::path::PathBuf, Network)> {
             let file = load_paths(std::slice::from_ref(&path)).ok()?.pop()?;
             match front::parse(&file) {
                 Ok(Document::Network(n)) => Some((path, n)),
-                Err(_) => None,
+                Ok(_) | Err(_) => None,
             }
         })
         .collect()

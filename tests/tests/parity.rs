@@ -13,8 +13,8 @@ use std::path::Path;
 use compiler::pipeline::{compile_paths, Options};
 use emitters::{Direction, Format, Target};
 use fwc_tests::corpus;
+use fwc_tests::expected::{commands, difference, is_probe};
 use rules::layout::Layout;
-use similar::TextDiff;
 
 /// The corpus file suffix and the binaries whose commands a target produces.
 fn expectation(target: Target) -> (&'static str, &'static [&'static str]) {
@@ -24,36 +24,6 @@ fn expectation(target: Target) -> (&'static str, &'static [&'static str]) {
         Target::Ip6tables => ("iptables", &["ip6tables"]),
         other => panic!("no libvirt corpus for target {}", other.name()),
     }
-}
-
-/// Commands of a libvirt expected file, one argv per line: continuation lines
-/// (ending in `" \"`) are joined with single spaces.
-fn commands(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for line in text.lines() {
-        match line.strip_suffix(" \\") {
-            Some(part) => {
-                current.push_str(part);
-                current.push(' ');
-            }
-            None => {
-                current.push_str(line);
-                out.push(std::mem::take(&mut current));
-            }
-        }
-    }
-    if !current.is_empty() {
-        out.push(current.trim_end().to_string());
-    }
-    out
-}
-
-/// Commands that only read state; libvirt parses their output, fwc has no need.
-fn is_probe(command: &str) -> bool {
-    command.starts_with("nft list ")
-        || command.starts_with("tc qdisc show ")
-        || command.ends_with(" --list-rules")
 }
 
 /// What `target` must print for the network `name`.
@@ -80,6 +50,7 @@ fn actual(xml: &Path, target: Target) -> Result<Vec<String>, String> {
         format: Format::Commands,
         direction: Direction::Setup,
         optimize: false,
+        ..Options::default()
     };
     match compile_paths(&[xml.to_path_buf()], &opts) {
         Ok(out) => Ok(out.artifact.text.lines().map(str::to_string).collect()),
@@ -95,39 +66,6 @@ fn actual(xml: &Path, target: Target) -> Result<Vec<String>, String> {
             .collect::<Vec<_>>()
             .join("\n")),
     }
-}
-
-/// A report of how `actual` differs from `expected`, or `None` if it does not.
-fn difference(expected: &[String], actual: &[String]) -> Option<String> {
-    if expected == actual {
-        return None;
-    }
-    let first = expected
-        .iter()
-        .zip(actual)
-        .position(|(e, a)| e != a)
-        .unwrap_or(expected.len().min(actual.len()));
-    let missing = "<none>".to_string();
-    let mut report = format!(
-        "first difference at command {}:\n  expected: {}\n  actual:   {}\n",
-        first + 1,
-        expected.get(first).unwrap_or(&missing),
-        actual.get(first).unwrap_or(&missing),
-    );
-    let (e, a) = (expected.join("\n") + "\n", actual.join("\n") + "\n");
-    let diff = TextDiff::from_lines(&e, &a);
-    let unified = diff
-        .unified_diff()
-        .context_radius(2)
-        .header("expected", "actual")
-        .to_string();
-    let lines: Vec<_> = unified.lines().collect();
-    const MAX: usize = 40;
-    report.push_str(&lines[..lines.len().min(MAX)].join("\n"));
-    if lines.len() > MAX {
-        report.push_str(&format!("\n... ({} more diff lines)", lines.len() - MAX));
-    }
-    Some(report)
 }
 
 /// Checks every network of the corpus for `target` and reports all failures.
@@ -200,23 +138,4 @@ fn expected_files_are_read_as_libvirt_wrote_them() {
         v4.last().unwrap(),
         "iptables -w --table mangle --insert LIBVIRT_PRT --out-interface virbr0 --protocol udp --destination-port 68 --jump CHECKSUM --checksum-fill"
     );
-}
-
-#[test]
-fn a_difference_names_the_first_differing_command() {
-    let want: Vec<String> = ["a b", "c d", "e f"].map(String::from).to_vec();
-    assert_eq!(difference(&want, &want), None);
-    let got: Vec<String> = ["a b", "c x", "e f"].map(String::from).to_vec();
-    let report = difference(&want, &got).unwrap();
-    assert!(
-        report.starts_with("first difference at command 2:\n  expected: c d\n  actual:   c x\n"),
-        "{report}"
-    );
-    assert!(report.contains("-c d\n+c x"), "{report}");
-    let short = difference(&want, &want[..2]).unwrap();
-    assert!(
-        short.contains("expected: e f\n  actual:   <none>"),
-        "{short}"
-    );
-    assert_eq!(commands("x \\\ny\nz\n"), ["x y", "z"]);
 }

@@ -7,11 +7,15 @@
 use std::sync::Arc;
 
 use rules::network::Network;
+use rules::nwfilter::{Filter, FilterBinding};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::source::SourceFile;
 
+pub mod binding;
+pub mod filter;
 pub mod network;
+pub mod values;
 pub mod xml;
 
 /// A parsed input document.
@@ -19,6 +23,10 @@ pub mod xml;
 pub enum Document {
     /// A `<network>` definition.
     Network(Network),
+    /// A `<filter>` (nwfilter) definition.
+    Filter(Filter),
+    /// A `<filterbinding>`: a filter applied to a guest interface.
+    Binding(FilterBinding),
 }
 
 /// Parses one file, whatever its kind.
@@ -26,12 +34,8 @@ pub fn parse(file: &Arc<SourceFile>) -> Result<Document, Diagnostics> {
     let root = xml::parse(file)?;
     match root.name.as_str() {
         "network" => network::read(&root, file).map(Document::Network),
-        kind @ ("filter" | "filterbinding") => Err(vec![Diagnostic::error(
-            Code::UnsupportedInput,
-            format!("<{kind}> documents (nwfilter) are not supported yet"),
-        )
-        .at(file, root.name_span.clone(), "nwfilter document")
-        .note("fwc compiles <network> definitions for now")]),
+        "filter" => filter::read(&root, file).map(Document::Filter),
+        "filterbinding" => binding::read(&root, file).map(Document::Binding),
         other => Err(vec![Diagnostic::error(
             Code::UnsupportedInput,
             format!(

@@ -141,7 +141,7 @@ impl Cx<'_> {
                     .at(self.file, a.value_span.clone(), why)
                     .note(
                         "interface names have 1 to 15 bytes of ASCII without whitespace, \
-                         '/', ':', quotes, '\\', '`', '$', ';' or '!'",
+                         '/', ':', quotes, '\\', '`', '$', ';', '!', or the patterns '*', '+', '%'",
                     ),
                 );
                 None

@@ -9,39 +9,43 @@
 //! does and are ignored. A rule that continues (no verdict, `jump`, a verdict
 //! map) may let the packet reach its duplicate, so its copies stay.
 
-use ir::{Rule, Ruleset, Statement, Verdict};
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use ir::{Rule, Ruleset};
+
+use super::analysis::ends_evaluation;
 
 /// Drops, in every chain, each rule equal to an earlier terminal rule.
+/// Linear in the chain's length: earlier terminal rules are found by hash.
 pub fn run(rs: &mut Ruleset) {
     for table in &mut rs.tables {
         for chain in &mut table.chains {
-            let mut kept: Vec<Rule> = Vec::with_capacity(chain.rules.len());
-            for rule in std::mem::take(&mut chain.rules) {
-                let shadowed = kept
-                    .iter()
-                    .any(|k| ends_evaluation(k) && same_behaviour(k, &rule));
-                if !shadowed {
-                    kept.push(rule);
+            let rules = std::mem::take(&mut chain.rules);
+            let mut terminal: HashMap<u64, Vec<usize>> = HashMap::new();
+            let mut kept: Vec<Rule> = Vec::with_capacity(rules.len());
+            for rule in rules {
+                let h = behaviour_hash(&rule);
+                let shadowed = terminal
+                    .get(&h)
+                    .is_some_and(|ks| ks.iter().any(|&k| same_behaviour(&kept[k], &rule)));
+                if shadowed {
+                    continue;
                 }
+                if ends_evaluation(&rule) {
+                    terminal.entry(h).or_default().push(kept.len());
+                }
+                kept.push(rule);
             }
             chain.rules = kept;
         }
     }
 }
 
-/// Whether a matching packet never reaches the next rule of the chain.
-fn ends_evaluation(r: &Rule) -> bool {
-    let terminal = matches!(
-        r.verdict,
-        Some(
-            Verdict::Accept
-                | Verdict::Drop
-                | Verdict::Reject(_)
-                | Verdict::Return
-                | Verdict::Goto(_)
-        )
-    );
-    terminal || r.statements.iter().any(|s| matches!(s, Statement::Nat(_)))
+fn behaviour_hash(r: &Rule) -> u64 {
+    let mut h = DefaultHasher::new();
+    (&r.matches, &r.statements, &r.verdict).hash(&mut h);
+    h.finish()
 }
 
 fn same_behaviour(a: &Rule, b: &Rule) -> bool {
@@ -53,7 +57,7 @@ mod tests {
     use super::*;
     use ir::{
         ChainKind, ChainType, Family, Field, Hook, Ifname, Match, Name, Nat, Ownership, Policy,
-        Provenance, Value,
+        Provenance, Statement, Value, Verdict,
     };
 
     fn iif(name: &str) -> Match {
@@ -173,17 +177,6 @@ mod tests {
         assert_eq!(
             base_rules(&rs),
             ["a", "other match", "counted", "other verdict"]
-        );
-    }
-
-    #[test]
-    fn passes_table_lists_dedupe() {
-        assert_eq!(
-            crate::passes::PASSES
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>(),
-            ["dedupe"]
         );
     }
 }

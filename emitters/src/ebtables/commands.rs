@@ -4,11 +4,13 @@
 //! The operations are the restore file's ([`super::plan`]). A user chain
 //! gets its policy with `-P` right after its creation: `-N` gives it
 //! `ACCEPT`, which would accept what falls off its end instead of
-//! returning it.
+//! returning it. Tables built by appends (libvirt's nwfilter chains,
+//! [`ir::Commands::Append`]) are written by [`crate::appended`] instead,
+//! chain by chain and rule by rule in libvirt's order.
 
 use super::model::{EbTable, Model};
 use super::plan::{self, Op, Verb};
-use crate::quote;
+use crate::{appended, quote};
 
 fn argv(t: &EbTable, words: &[&str]) -> Vec<String> {
     ["ebtables", "--concurrent", "-t", t.name]
@@ -18,9 +20,54 @@ fn argv(t: &EbTable, words: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn lines(m: &Model, ops: fn(&EbTable) -> Vec<Op<'_>>) -> String {
+/// A table built by appends, for [`appended`].
+fn appended_table(t: &EbTable) -> appended::Table {
+    let index = |name: &str| t.chains.iter().position(|c| c.name == name);
+    let words = |args: &[super::render::Arg]| args.iter().map(|a| a.argv().to_owned()).collect();
+    appended::Table {
+        prefix: argv(t, &[]),
+        chains: t
+            .chains
+            .iter()
+            .map(|c| appended::Chain {
+                name: c.name.clone(),
+                staging: c.staging.clone(),
+                owned: c.owned,
+                // `-N` gives a chain ACCEPT.
+                policy: (c.owned && c.policy != "ACCEPT").then(|| c.policy.to_owned()),
+                rules: c
+                    .rules
+                    .iter()
+                    .map(|r| appended::Rule {
+                        args: words(&r.args),
+                        staged: words(&r.staged),
+                        seq: r.seq,
+                        enters: r.enters.as_deref().and_then(index),
+                        input: matches!(r.provenance, ir::Provenance::Input(_)),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        steps: t
+            .steps
+            .iter()
+            .flatten()
+            .filter_map(|(seq, name)| Some((*seq, index(name)?)))
+            .collect(),
+    }
+}
+
+fn lines(
+    m: &Model,
+    ops: fn(&EbTable) -> Vec<Op<'_>>,
+    sequence: fn(&appended::Table) -> Vec<Vec<String>>,
+) -> String {
     let mut out = Vec::new();
     for t in &m.tables {
+        if t.steps.is_some() {
+            out.extend(sequence(&appended_table(t)));
+            continue;
+        }
         for op in ops(t) {
             let c = op.chain;
             let mut a = argv(t, &[op.verb.option(), &c.name]);
@@ -38,10 +85,10 @@ fn lines(m: &Model, ops: fn(&EbTable) -> Vec<Op<'_>>) -> String {
 
 /// The setup commands.
 pub(crate) fn setup(m: &Model) -> String {
-    lines(m, plan::setup)
+    lines(m, plan::setup, appended::setup)
 }
 
 /// The teardown commands: remove exactly what [`setup`] added.
 pub(crate) fn teardown(m: &Model) -> String {
-    lines(m, plan::teardown)
+    lines(m, plan::teardown, appended::teardown)
 }

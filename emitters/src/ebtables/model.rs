@@ -22,11 +22,12 @@
 use std::collections::BTreeSet;
 
 use ir::{
-    ChainId, ChainKind, Comment, Family, Hook, MapRef, Ownership, Policy, Provenance, Ruleset,
-    Table, Verdict,
+    ChainId, ChainKind, Commands, Comment, Family, Hook, MapRef, Ownership, Policy, Provenance,
+    Ruleset, Step, Table, Verdict,
 };
 
 use super::render::{render_rule, Arg};
+use crate::appended::Names;
 use super::unsupported;
 use crate::{Error, Note};
 
@@ -61,6 +62,12 @@ pub(crate) struct EbRule {
     /// The IR rule's comment, which ebtables cannot attach to a rule; the
     /// restore file shows it beside the provenance.
     pub comment: Option<Comment>,
+    /// The IR rule's sequence number.
+    pub seq: Option<u32>,
+    /// `args` with the staging names of the chains jumped to.
+    pub staged: Vec<Arg>,
+    /// The chain the rule jumps to, by name.
+    pub enters: Option<String>,
 }
 
 /// A chain of an ebtables table.
@@ -70,8 +77,10 @@ pub(crate) struct EbChain {
     pub name: String,
     /// A user chain fwc creates and deletes, or a chain that exists already.
     pub owned: bool,
-    /// For a user chain: `RETURN` or `DROP`.
+    /// For a user chain: `RETURN`, `DROP` or `ACCEPT` (ebtables' default).
     pub policy: &'static str,
+    /// The name command lines build it under.
+    pub staging: Option<String>,
     /// In evaluation order.
     pub rules: Vec<EbRule>,
 }
@@ -83,6 +92,9 @@ pub(crate) struct EbTable {
     pub name: &'static str,
     /// In creation order.
     pub chains: Vec<EbChain>,
+    /// For a table built by appends ([`ir::Commands::Append`]), the chain
+    /// creations of its sequence.
+    pub steps: Option<Vec<(u32, String)>>,
 }
 
 /// Everything one emit installs.
@@ -107,6 +119,7 @@ impl Model {
                 self.tables.push(EbTable {
                     name: table,
                     chains: Vec::new(),
+                    steps: None,
                 });
                 self.tables.len() - 1
             }
@@ -123,6 +136,7 @@ impl Model {
                     name: name.to_owned(),
                     owned: policy.is_some(),
                     policy: policy.unwrap_or("RETURN"),
+                    staging: None,
                     rules: Vec::new(),
                 });
                 Ok(t.chains.last_mut().expect("just pushed"))
@@ -149,11 +163,24 @@ pub(crate) fn build(rs: &Ruleset, notes: &mut Vec<Note>) -> Result<Model, Error>
             skipped.push(format!("{} {}", t.family, t.name));
             continue;
         }
-        let places = match EB_TABLES.iter().find(|(n, _)| *n == t.name.as_str()) {
+        let eb = EB_TABLES.iter().find(|(n, _)| *n == t.name.as_str());
+        let places = match eb {
             Some(&(name, hooks)) => eb_table(t, name, hooks)?,
             None => own_table(t)?,
         };
         fill(&mut model, t, places, notes)?;
+        if let (Some(&(name, _)), Commands::Append { steps, .. }) = (eb, &t.commands) {
+            let creates = steps
+                .iter()
+                .filter_map(|(seq, step)| match step {
+                    Step::CreateChain(c) => Some((*seq, t.chain(*c).name.to_string())),
+                    Step::ReplaceElement { .. } => None,
+                })
+                .collect();
+            if let Some(table) = model.tables.iter_mut().find(|x| x.name == name) {
+                table.steps = Some(creates);
+            }
+        }
     }
     if !skipped.is_empty() {
         notes.push(Note {
@@ -323,19 +350,36 @@ fn fill(
                 ..
             }
         );
-        let policy = match (c.ownership, drops) {
-            (Ownership::External, _) => None,
-            (Ownership::Owned, true) => Some("DROP"),
-            (Ownership::Owned, false) => Some("RETURN"),
+        let policy = match (c.ownership, drops, c.end_policy) {
+            (Ownership::External, _, _) => None,
+            (Ownership::Owned, true, _) | (Ownership::Owned, _, Some(Policy::Drop)) => Some("DROP"),
+            (Ownership::Owned, false, Some(Policy::Accept)) => Some("ACCEPT"),
+            (Ownership::Owned, false, None) => Some("RETURN"),
         };
         let mut rules = Vec::new();
         for r in &c.rules {
-            match render_rule(t, r, policy.unwrap_or("RETURN")) {
-                Ok(list) => rules.extend(list.into_iter().map(|args| EbRule {
-                    args,
-                    provenance: r.provenance.clone(),
-                    comment: r.comment.clone(),
-                })),
+            let end = match policy {
+                Some("DROP") => "DROP",
+                _ => "RETURN",
+            };
+            let rendered = render_rule(t, r, end, Names::Final)
+                .and_then(|list| Ok((list, render_rule(t, r, end, Names::Staging)?)));
+            match rendered {
+                Ok((list, staged)) => {
+                    rules.extend(list.into_iter().zip(staged).map(|(args, staged)| EbRule {
+                        args,
+                        staged,
+                        provenance: r.provenance.clone(),
+                        comment: r.comment.clone(),
+                        seq: r.seq,
+                        enters: match &r.verdict {
+                            Some(Verdict::Jump(c) | Verdict::Goto(c)) => {
+                                Some(t.chain(*c).name.to_string())
+                            }
+                            _ => None,
+                        },
+                    }))
+                }
                 Err(message) => notes.push(Note {
                     provenance: r.provenance.clone(),
                     message,
@@ -343,10 +387,9 @@ fn fill(
             }
         }
         for &table in &place.tables {
-            model
-                .chain(table, c.name.as_str(), policy)?
-                .rules
-                .extend(rules.iter().cloned());
+            let chain = model.chain(table, c.name.as_str(), policy)?;
+            chain.rules.extend(rules.iter().cloned());
+            chain.staging = c.staging.as_ref().map(|s| s.to_string());
             if let (Some(builtin), ChainKind::Base { priority, .. }) = (place.builtin, &c.kind) {
                 entries.push((*priority, table, builtin, c.name.to_string()));
             }
@@ -355,10 +398,14 @@ fn fill(
     // Base chains on one hook run in priority order; so do their jumps.
     entries.sort_by_key(|e| e.0);
     for (_, table, builtin, name) in entries {
+        let args = vec![Arg::Word("-j".into()), Arg::Word(name.clone())];
         model.chain(table, builtin, None)?.rules.push(EbRule {
-            args: vec![Arg::Word("-j".into()), Arg::Word(name)],
+            staged: args.clone(),
+            args,
             provenance: Provenance::Layout("jump from the built-in chain to a base chain"),
             comment: None,
+            seq: None,
+            enters: Some(name),
         });
     }
     Ok(())

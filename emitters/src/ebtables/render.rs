@@ -24,8 +24,10 @@
 //! answering, so fwc leaves it out and says so instead: the artifact stays
 //! exactly right for the rules it contains.
 
+use crate::appended::Names;
 use ir::{
-    CmpOp, Field, IpFamily, L4Proto, MapRef, Match, Rule, SetRef, Statement, Table, Value, Verdict,
+    ArpField, CmpOp, Field, IntRange, IpFamily, L4Proto, MapRef, Match, Notation, Rule, SetRef,
+    Statement, StpField, Table, Value, Verdict,
 };
 
 /// One argument of an ebtables rule.
@@ -66,9 +68,14 @@ const LOG_PREFIX_MAX: usize = 29;
 /// the arguments after `-A CHAIN`; `end` is the target that ends the
 /// rule's chain (`RETURN`, or `DROP` for a chain whose policy drops).
 /// `Err` is the note for a rule left out.
-pub(crate) fn render_rule(table: &Table, r: &Rule, end: &str) -> Result<Vec<Vec<Arg>>, String> {
+pub(crate) fn render_rule(
+    table: &Table,
+    r: &Rule,
+    end: &str,
+    names: Names,
+) -> Result<Vec<Vec<Arg>>, String> {
     let watchers = watchers(r)?;
-    let actions = actions(table, r, end)?;
+    let actions = actions(table, r, end, names)?;
     // A log must run once, whichever of several rules (or none, for an
     // empty map) decides: then it gets a rule of its own.
     let split = !watchers.is_empty() && actions.len() != 1;
@@ -143,9 +150,9 @@ type Action = (Vec<Match>, Vec<Arg>);
 
 /// What the rule does once it matched: one target, or for a verdict map one
 /// (key matches, target) per element.
-fn actions(table: &Table, r: &Rule, end: &str) -> Result<Vec<Action>, String> {
+fn actions(table: &Table, r: &Rule, end: &str, names: Names) -> Result<Vec<Action>, String> {
     let Some(Verdict::Vmap { key, map }) = &r.verdict else {
-        return Ok(verdict_targets(table, r.verdict.as_ref(), end)?
+        return Ok(verdict_targets(table, r.verdict.as_ref(), end, names)?
             .into_iter()
             .map(|t| (Vec::new(), t))
             .collect());
@@ -166,7 +173,7 @@ fn actions(table: &Table, r: &Rule, end: &str) -> Result<Vec<Action>, String> {
             .zip(k)
             .map(|(f, v)| Match::eq(*f, v.clone()))
             .collect();
-        for t in verdict_targets(table, Some(v), end)? {
+        for t in verdict_targets(table, Some(v), end, names)? {
             out.push((keyed.clone(), t));
         }
     }
@@ -174,8 +181,13 @@ fn actions(table: &Table, r: &Rule, end: &str) -> Result<Vec<Action>, String> {
 }
 
 /// The targets of a (non-map) verdict; `goto` takes two rules.
-fn verdict_targets(table: &Table, v: Option<&Verdict>, end: &str) -> Result<Vec<Vec<Arg>>, String> {
-    let chain = |id: &ir::ChainId| table.chain(*id).name.to_string();
+fn verdict_targets(
+    table: &Table,
+    v: Option<&Verdict>,
+    end: &str,
+    names: Names,
+) -> Result<Vec<Vec<Arg>>, String> {
+    let chain = |id: &ir::ChainId| names.of(table, *id);
     Ok(match v {
         None => vec![target("CONTINUE")],
         Some(Verdict::Accept) => vec![target("ACCEPT")],
@@ -232,16 +244,20 @@ fn expand_sets(table: &Table, matches: &[Match]) -> Result<Vec<Vec<Match>>, Stri
 }
 
 /// The IP families the scalar matches need one rule each for: none for a
-/// rule on layer-2 fields only, the one its addresses (or ICMP) imply, or
-/// both for layer-4 fields alone.
+/// rule on layer-2 fields only, the one its addresses, ether type or
+/// IP-header fields imply, or both for layer-4 fields alone.
 fn families(matches: &[Match]) -> Result<Vec<Option<IpFamily>>, String> {
     let mut implied = Vec::new();
     let mut layer4 = false;
     for m in matches {
         let f = match (m.field, &m.value, m.op) {
-            (Field::Saddr(f) | Field::Daddr(f), _, _) => Some(f),
+            (Field::Saddr(f) | Field::Daddr(f) | Field::IpProto(f), _, _) => Some(f),
+            (Field::Dscp(f) | Field::IcmpType(f) | Field::IcmpCode(f), _, _) => Some(f),
             (Field::L4Proto, Value::Proto(L4Proto::Icmp), CmpOp::Eq) => Some(IpFamily::V4),
             (Field::L4Proto, Value::Proto(L4Proto::Icmpv6), CmpOp::Eq) => Some(IpFamily::V6),
+            (Field::EtherType, Value::Int(t), CmpOp::Eq) if t.start == t.end => {
+                ether_family(t.start)
+            }
             _ => None,
         };
         layer4 |= matches!(m.field, Field::L4Proto | Field::Sport(_) | Field::Dport(_));
@@ -260,6 +276,15 @@ fn families(matches: &[Match]) -> Result<Vec<Option<IpFamily>>, String> {
                   rule is left out"
                 .into(),
         ),
+    }
+}
+
+/// The IP family an ether type carries.
+fn ether_family(ether_type: u64) -> Option<IpFamily> {
+    match ether_type {
+        0x0800 => Some(IpFamily::V4),
+        0x86dd => Some(IpFamily::V6),
+        _ => None,
     }
 }
 
@@ -291,9 +316,118 @@ const IPV6: IpOpts = IpOpts {
     dport: "--ip6-destination-port",
 };
 
+/// An ether type as `-p` takes it: hexadecimal (ebtables reads no
+/// decimal), at least as many digits as its notation asks, or `ipv4`/
+/// `ipv6` where the notation asks for a name.
+fn ether_type_text(r: &IntRange) -> Result<String, String> {
+    if r.start != r.end {
+        return Err("ebtables matches one ether type, not a range; the rule is left out".into());
+    }
+    let v = r.start;
+    Ok(match (r.notation, v) {
+        (Notation::Name, 0x0800) => "ipv4".into(),
+        (Notation::Name, 0x86dd) => "ipv6".into(),
+        (Notation::Hex { width }, _) => format!("0x{v:0width$x}", width = usize::from(width)),
+        _ => format!("0x{v:x}"),
+    })
+}
+
+/// A number or range as ebtables writes it: `a`, or `a:b` for a range (also
+/// one whose ends are equal when it was written as a range).
+fn range_text(v: &Value) -> Result<String, String> {
+    let (start, end, range) = match v {
+        Value::Ports(p) => (u64::from(p.start), u64::from(p.end), false),
+        Value::Int(r) => (r.start, r.end, r.notation == Notation::Range),
+        other => return Err(format!("ebtables cannot compare with {other}; the rule is left out")),
+    };
+    Ok(if start == end && !range {
+        start.to_string()
+    } else {
+        format!("{start}:{end}")
+    })
+}
+
+/// One number, in its notation (decimal unless hexadecimal was asked).
+fn number_text(v: &Value) -> Result<String, String> {
+    match v {
+        Value::Int(r) if r.start == r.end => Ok(match r.notation {
+            Notation::Hex { width } => format!("0x{:0width$x}", r.start, width = usize::from(width)),
+            _ => r.start.to_string(),
+        }),
+        other => Err(format!(
+            "ebtables matches one number here, not {other}; the rule is left out"
+        )),
+    }
+}
+
+/// A MAC address, under its mask if it has one.
+fn mac_text(v: &Value) -> Result<String, String> {
+    match v {
+        Value::Mac(m) => Ok(m.to_string()),
+        Value::MacMasked { addr, mask } => Ok(format!("{addr}/{mask}")),
+        other => Err(format!("ebtables cannot compare a MAC address with {other}; the rule is left out")),
+    }
+}
+
+/// An address or prefix (ebtables has no address ranges).
+fn address_text(v: &Value) -> Result<String, String> {
+    match v {
+        Value::Prefix(n) => Ok(n.to_string()),
+        Value::AddrRange(r) if r.start == r.end => Ok(r.start.to_string()),
+        other => Err(format!("ebtables cannot match the address {other}; the rule is left out")),
+    }
+}
+
+/// The `--stp-*` option of an STP field.
+fn stp_option(f: StpField) -> &'static str {
+    match f {
+        StpField::Type => "--stp-type",
+        StpField::Flags => "--stp-flags",
+        StpField::RootPriority => "--stp-root-pri",
+        StpField::RootAddress => "--stp-root-addr",
+        StpField::RootCost => "--stp-root-cost",
+        StpField::SenderPriority => "--stp-sender-prio",
+        StpField::SenderAddress => "--stp-sender-addr",
+        StpField::Port => "--stp-port",
+        StpField::MessageAge => "--stp-msg-age",
+        StpField::MaxAge => "--stp-max-age",
+        StpField::HelloTime => "--stp-hello-time",
+        StpField::ForwardDelay => "--stp-forward-delay",
+    }
+}
+
+/// The `--arp-*` option of an ARP field (`None` for the gratuitous flag).
+fn arp_option(f: ArpField) -> Option<&'static str> {
+    Some(match f {
+        ArpField::Opcode => "--arp-opcode",
+        ArpField::HwType => "--arp-htype",
+        ArpField::ProtoType => "--arp-ptype",
+        ArpField::SenderMac => "--arp-mac-src",
+        ArpField::TargetMac => "--arp-mac-dst",
+        ArpField::SenderIp => "--arp-ip-src",
+        ArpField::TargetIp => "--arp-ip-dst",
+        ArpField::Gratuitous => return None,
+    })
+}
+
+/// `T1:T2/C1:C2` of `--ip6-icmp-type`; a missing part is every value.
+fn icmp_text(types: Option<&Value>, codes: Option<&Value>) -> Result<String, String> {
+    let part = |v: Option<&Value>| -> Result<String, String> {
+        match v {
+            None => Ok("0:255".into()),
+            Some(Value::Int(r)) => Ok(format!("{}:{}", r.start, r.end)),
+            Some(other) => Err(format!(
+                "ebtables cannot match the ICMPv6 value {other}; the rule is left out"
+            )),
+        }
+    };
+    Ok(format!("{}/{}", part(types)?, part(codes)?))
+}
+
 /// Scalar matches (sets already expanded) as ebtables options, for the
 /// given IP family. `-p ipv4` goes right before the first option that needs
-/// it, and `--ip-protocol` before a port that needs it.
+/// it (unless the rule matched the ether type itself), and `--ip-protocol`
+/// before a port that needs it.
 fn match_args(matches: &[Match], family: Option<IpFamily>) -> Result<Vec<Arg>, String> {
     let ip = match family {
         Some(IpFamily::V6) => &IPV6,
@@ -301,8 +435,11 @@ fn match_args(matches: &[Match], family: Option<IpFamily>) -> Result<Vec<Arg>, S
     };
     let mut out = Vec::new();
     let mut ether_proto = false;
-    let mut proto: Option<(CmpOp, L4Proto)> = None;
-    for m in matches {
+    let mut proto: Option<(CmpOp, Option<L4Proto>)> = None;
+    let mut i = 0;
+    while i < matches.len() {
+        let m = &matches[i];
+        i += 1;
         let opt = |opt: &str, value: String, out: &mut Vec<Arg>| {
             if m.op == CmpOp::Ne {
                 out.push(Arg::word("!"));
@@ -318,27 +455,40 @@ fn match_args(matches: &[Match], family: Option<IpFamily>) -> Result<Vec<Arg>, S
         match (m.field, &m.value) {
             (Field::Iif | Field::IifName, Value::Ifname(n)) => opt("-i", n.to_string(), &mut out),
             (Field::Oif | Field::OifName, Value::Ifname(n)) => opt("-o", n.to_string(), &mut out),
-            (Field::EtherSaddr, Value::Mac(a)) => opt("-s", a.to_string(), &mut out),
-            (Field::EtherDaddr, Value::Mac(a)) => opt("-d", a.to_string(), &mut out),
-            (Field::Saddr(_), Value::Prefix(n)) => {
-                need_ip(&mut out);
-                opt(ip.src, n.to_string(), &mut out);
+            (Field::EtherSaddr, v) => opt("-s", mac_text(v)?, &mut out),
+            (Field::EtherDaddr, v) => opt("-d", mac_text(v)?, &mut out),
+            (Field::EtherType, Value::Int(r)) => {
+                ether_proto = true;
+                opt("-p", ether_type_text(r)?, &mut out);
             }
-            (Field::Daddr(_), Value::Prefix(n)) => {
+            (Field::Saddr(_), v) => {
                 need_ip(&mut out);
-                opt(ip.dst, n.to_string(), &mut out);
+                opt(ip.src, address_text(v)?, &mut out);
             }
-            (Field::L4Proto, Value::Proto(p)) => {
+            (Field::Daddr(_), v) => {
                 need_ip(&mut out);
-                proto = Some((m.op, *p));
-                opt(ip.l4, p.number().to_string(), &mut out);
+                opt(ip.dst, address_text(v)?, &mut out);
             }
-            (Field::Sport(p) | Field::Dport(p), Value::Ports(range)) => {
+            (Field::L4Proto | Field::IpProto(_), v) => {
+                need_ip(&mut out);
+                let (number, known) = match v {
+                    Value::Proto(p) => (u64::from(p.number()), Some(*p)),
+                    Value::Int(r) if r.start == r.end => (r.start, None),
+                    other => {
+                        return Err(format!(
+                            "ebtables matches one protocol, not {other}; the rule is left out"
+                        ))
+                    }
+                };
+                proto = Some((m.op, known));
+                opt(ip.l4, number.to_string(), &mut out);
+            }
+            (Field::Sport(p) | Field::Dport(p), v) => {
                 need_ip(&mut out);
                 match proto {
-                    Some((CmpOp::Eq, q)) if q == p => {}
+                    Some((CmpOp::Eq, Some(q))) if q == p => {}
                     None => {
-                        proto = Some((CmpOp::Eq, p));
+                        proto = Some((CmpOp::Eq, Some(p)));
                         out.extend([Arg::word(ip.l4), Arg::Word(p.number().to_string())]);
                     }
                     Some(_) => {
@@ -349,18 +499,73 @@ fn match_args(matches: &[Match], family: Option<IpFamily>) -> Result<Vec<Arg>, S
                         ))
                     }
                 }
-                let ports = if range.start == range.end {
-                    range.start.to_string()
-                } else {
-                    format!("{}:{}", range.start, range.end)
-                };
                 let name = if matches!(m.field, Field::Sport(_)) {
                     ip.sport
                 } else {
                     ip.dport
                 };
-                opt(name, ports, &mut out);
+                opt(name, range_text(v)?, &mut out);
             }
+            // ebtables compares the whole TOS byte. libvirt writes its DSCP
+            // value there as is (in hex), which fwc reproduces for a value
+            // written in hex; otherwise the DSCP goes to its place in the
+            // byte (ECN bits zero).
+            (Field::Dscp(IpFamily::V4), Value::Int(r)) if r.start == r.end => {
+                need_ip(&mut out);
+                let tos = match r.notation {
+                    Notation::Hex { .. } => r.start,
+                    _ => r.start << 2,
+                };
+                opt("--ip-tos", format!("0x{tos:x}"), &mut out);
+            }
+            (Field::IcmpType(IpFamily::V6) | Field::IcmpCode(IpFamily::V6), _) => {
+                need_ip(&mut out);
+                let (types, codes) = if m.field == Field::IcmpType(IpFamily::V6) {
+                    let next = matches
+                        .get(i)
+                        .filter(|n| n.field == Field::IcmpCode(IpFamily::V6));
+                    if let Some(n) = next {
+                        if n.op != m.op {
+                            return Err("ebtables negates an ICMPv6 type and code together; \
+                                        the rule is left out"
+                                .into());
+                        }
+                        i += 1;
+                    }
+                    (Some(&m.value), next.map(|n| &n.value))
+                } else {
+                    (None, Some(&m.value))
+                };
+                opt("--ip6-icmp-type", icmp_text(types, codes)?, &mut out);
+            }
+            (Field::VlanId, v) => opt("--vlan-id", number_text(v)?, &mut out),
+            // libvirt writes the encapsulated type in decimal, which ebtables
+            // reads as hexadecimal; a value written in decimal keeps that
+            // spelling (libvirt's), one written in hex is hex.
+            (Field::VlanEtherType, v) => opt("--vlan-encap", number_text(v)?, &mut out),
+            (Field::Arp(ArpField::Gratuitous), Value::Bool(b)) => {
+                if (m.op == CmpOp::Ne) == *b {
+                    out.push(Arg::word("!"));
+                }
+                out.push(Arg::word("--arp-gratuitous"));
+            }
+            (Field::Arp(a @ (ArpField::SenderMac | ArpField::TargetMac)), v) => {
+                opt(arp_option(a).expect("a MAC field"), mac_text(v)?, &mut out);
+            }
+            (Field::Arp(a @ (ArpField::SenderIp | ArpField::TargetIp)), v) => {
+                opt(arp_option(a).expect("an IP field"), address_text(v)?, &mut out);
+            }
+            (Field::Arp(a), v) => match arp_option(a) {
+                Some(name) => opt(name, number_text(v)?, &mut out),
+                None => return Err("ebtables cannot compare this ARP field; the rule is left out".into()),
+            },
+            (Field::Stp(s @ (StpField::RootAddress | StpField::SenderAddress)), v) => {
+                opt(stp_option(s), mac_text(v)?, &mut out);
+            }
+            (Field::Stp(s @ (StpField::Type | StpField::Flags)), v) => {
+                opt(stp_option(s), number_text(v)?, &mut out);
+            }
+            (Field::Stp(s), v) => opt(stp_option(s), range_text(v)?, &mut out),
             (Field::CtState, _) => {
                 return Err(
                     "ebtables has no conntrack match (ct state); the rule is left out".into(),
@@ -413,7 +618,7 @@ mod tests {
 
     /// The rules as restore-file text.
     fn text(t: &Table, r: &Rule) -> Result<Vec<String>, String> {
-        Ok(render_rule(t, r, "RETURN")?
+        Ok(render_rule(t, r, "RETURN", Names::Final)?
             .iter()
             .map(|a| a.iter().map(Arg::restore).collect::<Vec<_>>().join(" "))
             .collect())
@@ -492,7 +697,7 @@ mod tests {
             prefix: Comment::new("fwc: ").unwrap(),
         });
         assert_eq!(
-            render_rule(&t, &r, "DROP")
+            render_rule(&t, &r, "DROP", Names::Final)
                 .unwrap()
                 .iter()
                 .map(|a| a.iter().map(Arg::restore).collect::<Vec<_>>().join(" "))

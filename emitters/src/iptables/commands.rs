@@ -1,5 +1,9 @@
 //! libvirt's `iptables`/`ip6tables` command lines, one per output line.
 //!
+//! Tables built by appends (libvirt's nwfilter chains,
+//! [`ir::Commands::Append`]) are written by [`crate::appended`] after the
+//! others, with libvirt's short options and no `--table filter`.
+//!
 //! Setup (convention 9): per table, each chain fwc owns is created
 //! (`--new-chain`) and immediately entered from its parents by the layout's
 //! jumps (`--insert PARENT --jump C`); then every other rule is inserted at
@@ -10,8 +14,8 @@
 
 use std::cmp::Reverse;
 
-use super::model::{Model, XRule};
-use crate::quote;
+use super::model::{Model, XRule, XTable};
+use crate::{appended, quote};
 
 /// One rule command before the verb is chosen.
 struct Cmd<'m> {
@@ -30,11 +34,69 @@ fn argv(bin: &str, table: &str, verb: &str, chain: &str, r: &XRule) -> Vec<Strin
     a
 }
 
+/// The tables built by inserts, which libvirt's network driver fills.
+fn inserted(m: &Model) -> impl Iterator<Item = &XTable> {
+    m.tables.iter().filter(|t| t.steps.is_none())
+}
+
+/// A table built by appends, for [`appended`].
+fn appended_table(t: &XTable, bin: &str) -> appended::Table {
+    let mut prefix = vec![bin.to_owned(), "-w".to_owned()];
+    if t.name != "filter" {
+        prefix.extend(["-t".to_owned(), t.name.to_owned()]);
+    }
+    let index = |name: &str| t.chains.iter().position(|c| c.name == name);
+    let argv = |args: &[super::render::Arg]| args.iter().map(|a| a.argv().to_owned()).collect();
+    appended::Table {
+        prefix,
+        chains: t
+            .chains
+            .iter()
+            .map(|c| appended::Chain {
+                name: c.name.clone(),
+                staging: c.staging.clone(),
+                owned: c.owned,
+                policy: None,
+                rules: c
+                    .rules
+                    .iter()
+                    .map(|r| appended::Rule {
+                        args: argv(&r.args),
+                        staged: argv(&r.staged),
+                        seq: r.seq,
+                        enters: r.enters.as_deref().and_then(index),
+                        input: r.input,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        steps: t
+            .steps
+            .iter()
+            .flatten()
+            .filter_map(|(seq, name)| Some((*seq, index(name)?)))
+            .collect(),
+    }
+}
+
+/// The commands of the tables built by appends.
+fn appended_commands(
+    m: &Model,
+    bin: &str,
+    write: fn(&appended::Table) -> Vec<Vec<String>>,
+) -> Vec<Vec<String>> {
+    m.tables
+        .iter()
+        .filter(|t| t.steps.is_some())
+        .flat_map(|t| write(&appended_table(t, bin)))
+        .collect()
+}
+
 /// The rules after chain creation, in the order setup runs them.
 fn rule_commands(m: &Model) -> Vec<Cmd<'_>> {
     let mut seqd = Vec::new();
     let mut unseqd = Vec::new();
-    for t in &m.tables {
+    for t in inserted(m) {
         for c in &t.chains {
             for (i, r) in c.rules.iter().enumerate() {
                 if r.layout_jump.is_some() {
@@ -66,7 +128,7 @@ fn lines(cmds: impl Iterator<Item = Vec<String>>) -> String {
 /// The setup commands.
 pub(crate) fn setup(m: &Model, bin: &str) -> String {
     let mut out = Vec::new();
-    for t in &m.tables {
+    for t in inserted(m) {
         for c in t.chains.iter().filter(|c| c.owned) {
             out.push(
                 [bin, "-w", "--table", t.name, "--new-chain", &c.name]
@@ -88,17 +150,19 @@ pub(crate) fn setup(m: &Model, bin: &str) -> String {
             .iter()
             .map(|c| argv(bin, c.table, c.verb, c.chain, c.rule)),
     );
+    out.extend(appended_commands(m, bin, appended::setup));
     lines(out.into_iter())
 }
 
 /// The teardown commands.
 pub(crate) fn teardown(m: &Model, bin: &str) -> String {
-    lines(
-        rule_commands(m)
-            .iter()
-            .rev()
-            .map(|c| argv(bin, c.table, "--delete", c.chain, c.rule)),
-    )
+    let mut out: Vec<Vec<String>> = rule_commands(m)
+        .iter()
+        .rev()
+        .map(|c| argv(bin, c.table, "--delete", c.chain, c.rule))
+        .collect();
+    out.extend(appended_commands(m, bin, appended::teardown));
+    lines(out.into_iter())
 }
 
 #[cfg(test)]

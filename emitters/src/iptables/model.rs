@@ -12,11 +12,11 @@
 use std::collections::BTreeSet;
 
 use ir::{
-    ChainId, ChainKind, ChainType, CmpOp, Family, Hook, IpFamily, L4Proto, MapRef, Nat, Ownership,
-    Policy, Provenance, Rule, Ruleset, Table, Value, Verdict,
+    ChainId, ChainKind, ChainType, CmpOp, Commands, Family, Hook, IpFamily, L4Proto, MapRef, Nat,
+    Ownership, Policy, Provenance, Rule, Ruleset, Step, Table, Value, Verdict,
 };
 
-use super::render::{render_rule, Arg, Flavor};
+use super::render::{render_rule, Arg, Flavor, Names, Spelling, Style};
 use super::unsupported;
 use crate::{Error, Note};
 
@@ -36,6 +36,13 @@ pub(crate) struct XRule {
     pub origin: usize,
     /// For layout plumbing that enters a chain fwc creates, that chain.
     pub layout_jump: Option<String>,
+    /// `args` with the staging names of the chains jumped to
+    /// ([`ir::Chain::staging`]), for command lines that build them.
+    pub staged: Vec<Arg>,
+    /// The chain the rule jumps or goes to, by name.
+    pub enters: Option<String>,
+    /// Whether the rule comes from an input.
+    pub input: bool,
 }
 
 /// A chain of an iptables table.
@@ -45,6 +52,8 @@ pub(crate) struct XChain {
     pub name: String,
     /// Created and deleted by fwc (a user chain), or a built-in chain.
     pub owned: bool,
+    /// The name command lines build it under.
+    pub staging: Option<String>,
     /// In evaluation order.
     pub rules: Vec<XRule>,
 }
@@ -56,6 +65,9 @@ pub(crate) struct XTable {
     pub name: &'static str,
     /// In creation order.
     pub chains: Vec<XChain>,
+    /// For a table built by appends ([`ir::Commands::Append`]), the chain
+    /// creations of its sequence.
+    pub steps: Option<Vec<(u32, String)>>,
 }
 
 /// Everything one emit installs in one family.
@@ -73,6 +85,7 @@ impl Model {
                 self.tables.push(XTable {
                     name,
                     chains: Vec::new(),
+                    steps: None,
                 });
                 self.tables.len() - 1
             }
@@ -99,6 +112,7 @@ impl Model {
                 t.chains.push(XChain {
                     name: name.to_owned(),
                     owned,
+                    staging: None,
                     rules: Vec::new(),
                 });
                 Ok(t.chains.last_mut().expect("just pushed"))
@@ -168,7 +182,18 @@ impl Builder<'_> {
                 },
             })
             .collect();
-        self.chains(t, places, false)
+        self.chains(t, places, false)?;
+        if let Commands::Append { steps, .. } = &t.commands {
+            let creates = steps
+                .iter()
+                .filter_map(|(seq, step)| match step {
+                    Step::CreateChain(c) => Some((*seq, t.chain(*c).name.to_string())),
+                    Step::ReplaceElement { .. } => None,
+                })
+                .collect();
+            self.model.table(name).steps = Some(creates);
+        }
+        Ok(())
     }
 
     /// A table of family `inet`, split into iptables' tables.
@@ -248,6 +273,12 @@ impl Builder<'_> {
         filter_family: bool,
     ) -> Result<(), Error> {
         let mut entries = Vec::new();
+        let style = |names| Style {
+            flavor: self.flavor,
+            spelling: Spelling::of(t),
+            names,
+        };
+        let (final_names, staging_names) = (style(Names::Final), style(Names::Staging));
         for (c, place) in t.chains.iter().zip(&places) {
             let owned = c.ownership == Ownership::Owned;
             for &table in &place.tables {
@@ -257,14 +288,21 @@ impl Builder<'_> {
                         continue;
                     }
                     let origin = self.next_origin();
-                    match render_rule(t, r, self.flavor) {
-                        Ok(list) => rules.extend(list.into_iter().map(|args| XRule {
-                            layout_jump: layout_jump(t, r),
-                            args,
-                            provenance: r.provenance.clone(),
-                            seq: r.seq,
-                            origin,
-                        })),
+                    let rendered = render_rule(t, r, final_names)
+                        .and_then(|list| Ok((list, render_rule(t, r, staging_names)?)));
+                    match rendered {
+                        Ok((list, staged)) => {
+                            rules.extend(list.into_iter().zip(staged).map(|(args, staged)| XRule {
+                                layout_jump: layout_jump(t, r),
+                                args,
+                                staged,
+                                enters: entered(t, r),
+                                input: matches!(r.provenance, Provenance::Input(_)),
+                                provenance: r.provenance.clone(),
+                                seq: r.seq,
+                                origin,
+                            }))
+                        }
                         Err(message) => self.notes.push(Note {
                             provenance: r.provenance.clone(),
                             message,
@@ -279,18 +317,21 @@ impl Builder<'_> {
                     },
                 ) = (place.builtin, &c.kind)
                 {
+                    let args = vec![Arg::word("--jump"), Arg::word("DROP")];
                     rules.push(XRule {
-                        args: vec![Arg::word("--jump"), Arg::word("DROP")],
+                        staged: args.clone(),
+                        args,
                         provenance: Provenance::Layout("the base chain's drop policy"),
                         seq: None,
                         origin: self.next_origin(),
                         layout_jump: None,
+                        enters: None,
+                        input: false,
                     });
                 }
-                self.model
-                    .chain(table, c.name.as_str(), owned)?
-                    .rules
-                    .extend(rules);
+                let chain = self.model.chain(table, c.name.as_str(), owned)?;
+                chain.rules.extend(rules);
+                chain.staging = c.staging.as_ref().map(|s| s.to_string());
                 if let (Some(builtin), ChainKind::Base { priority, .. }) = (place.builtin, &c.kind)
                 {
                     entries.push((*priority, table, builtin, c.name.to_string()));
@@ -301,12 +342,16 @@ impl Builder<'_> {
         entries.sort_by_key(|e| e.0);
         for (_, table, builtin, name) in entries {
             let origin = self.next_origin();
+            let args = vec![Arg::word("--jump"), Arg::Word(name.clone())];
             self.model.chain(table, builtin, false)?.rules.push(XRule {
-                args: vec![Arg::word("--jump"), Arg::Word(name.clone())],
+                staged: args.clone(),
+                args,
                 provenance: Provenance::Layout("jump from the built-in chain to a base chain"),
                 seq: None,
                 origin,
-                layout_jump: Some(name),
+                layout_jump: Some(name.clone()),
+                enters: Some(name),
+                input: false,
             });
         }
         Ok(())
@@ -429,6 +474,14 @@ fn rule_families(r: &Rule) -> BTreeSet<IpFamily> {
         out.insert(IpFamily::of(&addr.start));
     }
     out
+}
+
+/// The chain a rule jumps or goes to, by name.
+fn entered(t: &Table, r: &Rule) -> Option<String> {
+    match &r.verdict {
+        Some(Verdict::Jump(c) | Verdict::Goto(c)) => Some(t.chain(*c).name.to_string()),
+        _ => None,
+    }
 }
 
 /// The owned chain a layout rule jumps to, by name.

@@ -10,9 +10,10 @@
 //! What iptables cannot say is returned as the message of a note, and the
 //! rule is left out.
 
+pub(crate) use crate::appended::Names;
 use ir::{
-    CmpOp, Family, Field, IpFamily, L4Proto, MapRef, Match, Nat, RejectKind, Rule, SetRef,
-    Statement, Table, Value, Verdict,
+    CmpOp, Commands, Family, Field, IpFamily, L4Proto, MapRef, Match, Nat, Notation,
+    RejectKind, Rule, SetRef, Statement, Table, Value, Verdict,
 };
 
 /// One argument of an iptables rule.
@@ -68,22 +69,63 @@ impl Flavor {
     }
 }
 
+/// How a table's rules are written: libvirt's network driver spells its
+/// (inserted) rules with long options, its nwfilter driver its (appended)
+/// rules with short ones; fwc writes each table as the driver that builds
+/// it that way ([`ir::Commands`]) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spelling {
+    /// `--match conntrack`, `--jump ACCEPT`, `--destination-port 67`.
+    Long,
+    /// `-m conntrack`, `-j ACCEPT`, `--dport 67`.
+    Short,
+}
+
+impl Spelling {
+    /// The spelling of a table's rules.
+    pub(crate) fn of(t: &Table) -> Spelling {
+        match t.commands {
+            Commands::Insert => Spelling::Long,
+            Commands::Append { .. } => Spelling::Short,
+        }
+    }
+
+    fn opt(self, long: &'static str, short: &'static str) -> Arg {
+        Arg::word(match self {
+            Spelling::Long => long,
+            Spelling::Short => short,
+        })
+    }
+
+    fn module(self, name: &'static str) -> [Arg; 2] {
+        [self.opt("--match", "-m"), Arg::word(name)]
+    }
+}
+
+/// How to render: family, spelling and chain names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Style {
+    /// The family emitted.
+    pub flavor: Flavor,
+    /// Long or short options.
+    pub spelling: Spelling,
+    /// Final or staging names of jump targets.
+    pub names: Names,
+}
+
 /// The iptables rules for one IR rule, in evaluation order, as the
 /// arguments after `-A CHAIN`; `Err` is the note for a rule left out.
-pub(crate) fn render_rule(t: &Table, r: &Rule, flavor: Flavor) -> Result<Vec<Vec<Arg>>, String> {
+pub(crate) fn render_rule(t: &Table, r: &Rule, style: Style) -> Result<Vec<Vec<Arg>>, String> {
+    let sp = style.spelling;
     let mut comment = Vec::new();
     if let Some(c) = &r.comment {
-        comment = vec![
-            Arg::word("--match"),
-            Arg::word("comment"),
-            Arg::word("--comment"),
-            Arg::Text(c.to_string()),
-        ];
+        comment.extend(sp.module("comment"));
+        comment.extend([Arg::word("--comment"), Arg::Text(c.to_string())]);
     }
-    let targets = statement_targets(r)?;
+    let targets = statement_targets(r, sp)?;
     let mut out = Vec::new();
     for matches in expand_sets(t, &r.matches)? {
-        let head = [match_args(&matches)?, comment.clone()].concat();
+        let head = [match_args(&matches, style)?, comment.clone()].concat();
         for target in &targets {
             out.push([head.clone(), target.clone()].concat());
         }
@@ -101,15 +143,15 @@ pub(crate) fn render_rule(t: &Table, r: &Rule, flavor: Flavor) -> Result<Vec<Vec
                         .collect();
                     out.push(
                         [
-                            match_args(&keyed)?,
+                            match_args(&keyed, style)?,
                             comment.clone(),
-                            verdict_args(t, v, flavor)?,
+                            verdict_args(t, v, style)?,
                         ]
                         .concat(),
                     );
                 }
             }
-            Some(v) => out.push([head, verdict_args(t, v, flavor)?].concat()),
+            Some(v) => out.push([head, verdict_args(t, v, style)?].concat()),
             // Nothing but counting: the rule's own counters do that.
             None if targets.is_empty() => out.push(head),
             None => {}
@@ -119,7 +161,8 @@ pub(crate) fn render_rule(t: &Table, r: &Rule, flavor: Flavor) -> Result<Vec<Vec
 }
 
 /// The targets of a rule's statements, one iptables rule each, in order.
-fn statement_targets(r: &Rule) -> Result<Vec<Vec<Arg>>, String> {
+fn statement_targets(r: &Rule, sp: Spelling) -> Result<Vec<Vec<Arg>>, String> {
+    let jump = sp.opt("--jump", "-j");
     let mut out = Vec::new();
     for s in &r.statements {
         out.push(match s {
@@ -134,14 +177,14 @@ fn statement_targets(r: &Rule) -> Result<Vec<Vec<Arg>>, String> {
                     ));
                 }
                 vec![
-                    Arg::word("--jump"),
+                    jump.clone(),
                     Arg::word("LOG"),
                     Arg::word("--log-prefix"),
                     Arg::Text(prefix.to_string()),
                 ]
             }
             Statement::ChecksumFill => vec![
-                Arg::word("--jump"),
+                jump.clone(),
                 Arg::word("CHECKSUM"),
                 Arg::word("--checksum-fill"),
             ],
@@ -151,7 +194,7 @@ fn statement_targets(r: &Rule) -> Result<Vec<Vec<Arg>>, String> {
                                 verdict cannot follow it; the rule is left out"
                         .into());
                 }
-                nat_args(n)
+                nat_args(n, jump.clone())
             }
         });
     }
@@ -207,41 +250,112 @@ fn scalar(v: &Value) -> Result<String, String> {
         Value::Ifname(n) => Ok(n.to_string()),
         Value::Prefix(n) => Ok(n.to_string()),
         Value::Mac(m) => Ok(m.to_string()),
+        Value::MacMasked { addr, mask } if mask.0 == [0xff; 6] => Ok(addr.to_string()),
+        Value::AddrRange(r) if r.start == r.end => Ok(r.start.to_string()),
         other => Err(format!(
             "iptables cannot compare with {other} here; the rule is left out"
         )),
     }
 }
 
+/// A number of a single-number match.
+fn single(v: &Value, what: &str) -> Result<u64, String> {
+    match v {
+        Value::Int(r) if r.start == r.end => Ok(r.start),
+        other => Err(format!(
+            "iptables matches one {what}, not {other}; the rule is left out"
+        )),
+    }
+}
+
+/// A port range as iptables writes it (`80`, `1024:65535`), a range also
+/// when its ends are equal but it was written as one.
+fn port_text(v: &Value) -> Result<String, String> {
+    let (start, end, range) = match v {
+        Value::Ports(p) => (u64::from(p.start), u64::from(p.end), false),
+        Value::Int(r) => (r.start, r.end, r.notation == Notation::Range),
+        other => return Err(format!("iptables cannot match the port {other}; the rule is left out")),
+    };
+    Ok(if start == end && !range {
+        start.to_string()
+    } else {
+        format!("{start}:{end}")
+    })
+}
+
+/// libvirt's names of TCP flags: `NONE`, `ALL` or a comma list.
+fn tcp_flags(set: ir::TcpFlagSet) -> Result<String, String> {
+    const ALL: u8 = 0x3f;
+    match set.0 {
+        0 => Ok("NONE".into()),
+        ALL => Ok("ALL".into()),
+        b if b & !ALL != 0 => Err(
+            "iptables names only the flags FIN, SYN, RST, PSH, ACK and URG; the rule is left out"
+                .into(),
+        ),
+        _ => Ok(set.names().join(",")),
+    }
+}
+
 /// Scalar matches (sets already expanded) as iptables options.
-fn match_args(matches: &[Match]) -> Result<Vec<Arg>, String> {
+fn match_args(matches: &[Match], style: Style) -> Result<Vec<Arg>, String> {
+    let sp = style.spelling;
     let mut out = Vec::new();
     // iptables takes one -p per rule; port matches need it to be theirs.
-    let mut proto: Option<(CmpOp, L4Proto)> = None;
-    for m in matches {
+    let mut proto: Option<(CmpOp, Option<L4Proto>)> = None;
+    let mut physdev = false;
+    let mut i = 0;
+    while i < matches.len() {
+        let m = &matches[i];
+        i += 1;
         let simple = |opt: &str, out: &mut Vec<Arg>| -> Result<(), String> {
             bang(m.op, out);
             out.extend([Arg::word(opt), Arg::Word(scalar(&m.value)?)]);
             Ok(())
         };
+        let is_physdev = matches!(m.field, Field::PhysIn | Field::PhysOut | Field::PhysIsBridged);
+        if is_physdev && !physdev {
+            out.extend(sp.module("physdev"));
+        }
+        physdev = is_physdev;
         match (m.field, &m.value) {
             (Field::Iif | Field::IifName, _) => simple("--in-interface", &mut out)?,
             (Field::Oif | Field::OifName, _) => simple("--out-interface", &mut out)?,
+            (Field::Saddr(_) | Field::Daddr(_), Value::AddrRange(r)) if r.start != r.end => {
+                out.extend(sp.module("iprange"));
+                bang(m.op, &mut out);
+                let opt = if matches!(m.field, Field::Saddr(_)) {
+                    "--src-range"
+                } else {
+                    "--dst-range"
+                };
+                out.extend([Arg::word(opt), Arg::Word(format!("{}-{}", r.start, r.end))]);
+            }
             (Field::Saddr(_), _) => simple("--source", &mut out)?,
             (Field::Daddr(_), _) => simple("--destination", &mut out)?,
-            (Field::L4Proto, Value::Proto(p)) => {
+            (Field::L4Proto | Field::IpProto(_), v) => {
                 if proto.is_some() {
                     return Err(
                         "iptables takes one protocol match per rule; the rule is left out".into(),
                     );
                 }
-                proto = Some((m.op, *p));
+                let (name, known) = match v {
+                    Value::Proto(p) => (p.name().to_owned(), Some(*p)),
+                    Value::Int(r) if r.start == 0 && r.end == 255 => ("all".to_owned(), None),
+                    Value::Int(r) if r.start == r.end => (r.start.to_string(), None),
+                    other => {
+                        return Err(format!(
+                            "iptables cannot match the protocol {other}; the rule is left out"
+                        ))
+                    }
+                };
+                proto = Some((m.op, known));
                 bang(m.op, &mut out);
-                out.extend([Arg::word("-p"), Arg::word(p.name())]);
+                out.extend([Arg::word("-p"), Arg::Word(name)]);
             }
-            (Field::Sport(p) | Field::Dport(p), Value::Ports(range)) => {
+            (Field::Sport(p) | Field::Dport(p), v) => {
                 match proto {
-                    Some((CmpOp::Eq, q)) if q == p => {}
+                    Some((CmpOp::Eq, Some(q))) if q == p => {}
                     Some(_) => {
                         return Err(format!(
                             "iptables takes one protocol match per rule, and this rule's {} \
@@ -250,30 +364,35 @@ fn match_args(matches: &[Match]) -> Result<Vec<Arg>, String> {
                         ))
                     }
                     None => {
-                        proto = Some((CmpOp::Eq, p));
-                        out.extend([Arg::word("--protocol"), Arg::word(p.name())]);
+                        proto = Some((CmpOp::Eq, Some(p)));
+                        out.extend([sp.opt("--protocol", "-p"), Arg::word(p.name())]);
                     }
                 }
-                let ports = if range.start == range.end {
-                    range.start.to_string()
-                } else {
-                    format!("{}:{}", range.start, range.end)
-                };
+                let ports = port_text(v)?;
                 bang(m.op, &mut out);
                 let opt = if matches!(m.field, Field::Sport(_)) {
-                    "--source-port"
+                    sp.opt("--source-port", "--sport")
                 } else {
-                    "--destination-port"
+                    sp.opt("--destination-port", "--dport")
                 };
-                out.extend([Arg::word(opt), Arg::Word(ports)]);
+                out.extend([opt, Arg::Word(ports)]);
             }
             (Field::CtState, Value::CtStates(s)) => {
-                out.extend([Arg::word("--match"), Arg::word("conntrack")]);
+                out.extend(sp.module("conntrack"));
                 bang(m.op, &mut out);
                 out.extend([Arg::word("--ctstate"), Arg::Word(ct_states(s))]);
             }
+            (Field::CtDirection, Value::CtDir(d)) => {
+                out.extend(sp.module("conntrack"));
+                bang(m.op, &mut out);
+                let d = match d {
+                    ir::CtDirection::Original => "Original",
+                    ir::CtDirection::Reply => "Reply",
+                };
+                out.extend([Arg::word("--ctdir"), Arg::word(d)]);
+            }
             (Field::EtherSaddr, _) => {
-                out.extend([Arg::word("--match"), Arg::word("mac")]);
+                out.extend(sp.module("mac"));
                 simple("--mac-source", &mut out)?;
             }
             (Field::EtherDaddr, _) => {
@@ -281,6 +400,71 @@ fn match_args(matches: &[Match]) -> Result<Vec<Arg>, String> {
                     "iptables cannot match the destination MAC address; the rule is left out"
                         .into(),
                 )
+            }
+            (Field::Dscp(_), v) => {
+                let n = single(v, "DSCP value")?;
+                out.extend(sp.module("dscp"));
+                bang(m.op, &mut out);
+                out.extend([Arg::word("--dscp"), Arg::Word(n.to_string())]);
+            }
+            (Field::TcpFlags, Value::TcpFlags { mask, set }) => {
+                bang(m.op, &mut out);
+                out.extend([
+                    Arg::word("--tcp-flags"),
+                    Arg::Word(tcp_flags(*mask)?),
+                    Arg::Word(tcp_flags(*set)?),
+                ]);
+            }
+            (Field::IcmpType(f), v) => {
+                let mut text = single(v, "ICMP type")?.to_string();
+                if let Some(next) = matches.get(i).filter(|n| n.field == Field::IcmpCode(f)) {
+                    if next.op != CmpOp::Eq {
+                        return Err("iptables cannot negate an ICMP code alone; the rule is \
+                                    left out"
+                            .into());
+                    }
+                    text = format!("{text}/{}", single(&next.value, "ICMP code")?);
+                    i += 1;
+                }
+                bang(m.op, &mut out);
+                let opt = if f == IpFamily::V6 {
+                    "--icmpv6-type"
+                } else {
+                    "--icmp-type"
+                };
+                out.extend([Arg::word(opt), Arg::Word(text)]);
+            }
+            (Field::ConnCount, Value::Int(r)) if r.end == u64::from(u32::MAX) && r.start > 0 => {
+                out.extend(sp.module("connlimit"));
+                bang(m.op, &mut out);
+                out.extend([
+                    Arg::word("--connlimit-above"),
+                    Arg::Word((r.start - 1).to_string()),
+                ]);
+            }
+            (Field::IpSet, Value::IpSet { name, dirs }) => {
+                out.extend(sp.module("set"));
+                bang(m.op, &mut out);
+                let dirs: Vec<_> = dirs
+                    .iter()
+                    .map(|d| match d {
+                        ir::SetDir::Src => "src",
+                        ir::SetDir::Dst => "dst",
+                    })
+                    .collect();
+                out.extend([
+                    Arg::word("--match-set"),
+                    Arg::Word(name.to_string()),
+                    Arg::Word(dirs.join(",")),
+                ]);
+            }
+            (Field::PhysIn, _) => simple("--physdev-in", &mut out)?,
+            (Field::PhysOut, _) => simple("--physdev-out", &mut out)?,
+            (Field::PhysIsBridged, Value::Bool(b)) => {
+                if (m.op == CmpOp::Ne) == *b {
+                    out.push(Arg::word("!"));
+                }
+                out.push(Arg::word("--physdev-is-bridged"));
             }
             (f, v) => {
                 return Err(format!(
@@ -308,23 +492,23 @@ fn ct_states(s: &ir::CtStates) -> String {
     .join(",")
 }
 
-fn nat_args(n: &Nat) -> Vec<Arg> {
+fn nat_args(n: &Nat, jump: Arg) -> Vec<Arg> {
     match n {
         Nat::Masquerade { ports } => {
-            let mut a = vec![Arg::word("--jump"), Arg::word("MASQUERADE")];
+            let mut a = vec![jump, Arg::word("MASQUERADE")];
             if let Some(p) = ports {
                 a.extend([Arg::word("--to-ports"), Arg::Word(p.to_string())]);
             }
             a
         }
         Nat::Snat { addr, ports } => vec![
-            Arg::word("--jump"),
+            jump,
             Arg::word("SNAT"),
             Arg::word("--to-source"),
             Arg::Word(crate::nat::target_text(addr, ports.as_ref())),
         ],
         Nat::Dnat { addr, ports } => vec![
-            Arg::word("--jump"),
+            jump,
             Arg::word("DNAT"),
             Arg::word("--to-destination"),
             Arg::Word(crate::nat::target_text(addr, ports.as_ref())),
@@ -332,15 +516,16 @@ fn nat_args(n: &Nat) -> Vec<Arg> {
     }
 }
 
-fn verdict_args(t: &Table, v: &Verdict, flavor: Flavor) -> Result<Vec<Arg>, String> {
-    let jump = |target: &str| vec![Arg::word("--jump"), Arg::word(target)];
+fn verdict_args(t: &Table, v: &Verdict, style: Style) -> Result<Vec<Arg>, String> {
+    let sp = style.spelling;
+    let jump = |target: &str| vec![sp.opt("--jump", "-j"), Arg::Word(target.to_owned())];
     Ok(match v {
         Verdict::Accept => jump("ACCEPT"),
         Verdict::Drop => jump("DROP"),
         Verdict::Return => jump("RETURN"),
         Verdict::Reject(kind) => {
             let mut a = jump("REJECT");
-            let v6 = flavor.ip == IpFamily::V6;
+            let v6 = style.flavor.ip == IpFamily::V6;
             let with = match kind {
                 RejectKind::Default => None,
                 RejectKind::TcpReset => Some("tcp-reset"),
@@ -354,8 +539,8 @@ fn verdict_args(t: &Table, v: &Verdict, flavor: Flavor) -> Result<Vec<Arg>, Stri
             }
             a
         }
-        Verdict::Jump(c) => jump(t.chain(*c).name.as_str()),
-        Verdict::Goto(c) => vec![Arg::word("--goto"), Arg::Word(t.chain(*c).name.to_string())],
+        Verdict::Jump(c) => jump(&style.names.of(t, *c)),
+        Verdict::Goto(c) => vec![sp.opt("--goto", "-g"), Arg::Word(style.names.of(t, *c))],
         Verdict::Vmap { .. } => {
             return Err(
                 "a verdict map cannot hold another verdict map; the rule is left out".into(),

@@ -88,7 +88,11 @@ fn key_type(key: &[ir::KeyType]) -> Json {
 }
 
 fn declare(out: &mut Vec<Json>, t: &Table, notes: &mut Vec<Note>) {
-    out.push(json!({ "add": table_object(t) }));
+    let mut table = table_object(t);
+    if let Some(c) = &t.comment {
+        table["table"]["comment"] = json!(crate::quote::nft_text(c.as_str()));
+    }
+    out.push(json!({ "add": table }));
     for c in &t.chains {
         let mut o = in_table(t, "name", c.name.as_str());
         if let ChainKind::Base {
@@ -138,7 +142,7 @@ fn declare(out: &mut Vec<Json>, t: &Table, notes: &mut Vec<Note>) {
                 });
                 continue;
             }
-            if let Some(message) = model::inexpressible(r) {
+            if let Some(message) = model::inexpressible(t, r) {
                 notes.push(Note {
                     provenance: r.provenance.clone(),
                     message,

@@ -11,12 +11,68 @@ use crate::nft::model::{self, Lhs, NatStmt, Stmt};
 /// The expression that reads `field`: `{"meta": {"key": "iifname"}}`,
 /// `{"payload": {"protocol": "ip", "field": "saddr"}}`, `{"ct": {"key": "state"}}`.
 fn lhs(field: Field) -> Json {
-    match model::lhs(field) {
+    lhs_json(model::lhs(field))
+}
+
+fn lhs_json(l: Lhs) -> Json {
+    match l {
         Lhs::Meta { key, .. } => json!({ "meta": { "key": key } }),
+        // Two-word fields (`arp saddr ether`) keep their space in JSON.
         Lhs::Payload { protocol, field } => {
             json!({ "payload": { "protocol": protocol, "field": field } })
         }
         Lhs::Ct { key } => json!({ "ct": { "key": key } }),
+        Lhs::Raw { base, offset, len } => {
+            json!({ "payload": { "base": base, "offset": offset, "len": len } })
+        }
+    }
+}
+
+fn op_text(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "==",
+        CmpOp::Ne => "!=",
+    }
+}
+
+/// TCP flags: one name, their bitwise or, or 0.
+fn flags(f: ir::TcpFlagSet) -> Json {
+    let names = model::tcp_flag_names(f);
+    match names.len() {
+        0 => json!(0),
+        1 => json!(names[0]),
+        _ => json!({ "|": names }),
+    }
+}
+
+/// A raw payload value: numbers and MACs as integers, a prefix as its bits
+/// and mask.
+fn raw_value(v: &Value, len: u32) -> (Option<Json>, Json) {
+    let mac = |a: &ir::MacAddr| a.0.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b));
+    match v {
+        Value::Int(r) if r.start == r.end => (None, json!(r.start)),
+        Value::Int(r) => (None, json!({ "range": [r.start, r.end] })),
+        Value::Mac(a) => (None, json!(mac(a))),
+        Value::MacMasked { addr, mask } => (Some(json!(mac(mask))), json!(mac(addr))),
+        Value::Prefix(n) => {
+            let bits = match n.addr() {
+                std::net::IpAddr::V4(a) => u64::from(u32::from(a)),
+                std::net::IpAddr::V6(_) => 0,
+            };
+            let plen = u32::from(n.prefix_len());
+            if plen >= len {
+                (None, json!(bits))
+            } else {
+                let full = (1u64 << len) - 1;
+                let keep = if plen == 0 {
+                    0
+                } else {
+                    full & !((1u64 << (len - plen)) - 1)
+                };
+                (Some(json!(keep)), json!(bits & keep))
+            }
+        }
+        other => (None, json!(other.to_string())),
     }
 }
 
@@ -59,6 +115,7 @@ fn value(table: &Table, v: &Value, in_set: bool) -> Json {
         Value::Ports(p) => port_range(p),
         Value::CtStates(s) => ct_states(s),
         Value::Mac(m) | Value::MacMasked { addr: m, .. } => json!(m.to_string()),
+        Value::AddrRange(r) if r.start == r.end => json!(r.start.to_string()),
         Value::AddrRange(r) => json!({ "range": [r.start.to_string(), r.end.to_string()] }),
         Value::Int(r) if r.start == r.end => json!(r.start),
         Value::Int(r) => json!({ "range": [r.start, r.end] }),
@@ -83,13 +140,62 @@ pub(crate) fn element(table: &Table, values: &[Value]) -> Json {
 
 /// A comparison. Conntrack states compared for equality are nft's implicit
 /// flag test ("any of these"), which JSON writes as `in` with a list.
-fn match_expr(table: &Table, m: &Match) -> Json {
+fn match_expr(table: &Table, rule: &Rule, m: &Match, out: &mut Vec<Json>) {
+    let cmp = |op: &str, left: Json, right: Json| {
+        json!({ "match": { "op": op, "left": left, "right": right } })
+    };
+    match (m.field, &m.value) {
+        (ir::Field::Arp(ir::ArpField::Gratuitous), _) => {
+            for mask in model::SAME_IP_MASKS {
+                let part = |f: &str| {
+                    json!({ "&": [{ "payload": { "protocol": "arp", "field": f } }, mask] })
+                };
+                let key = json!({ "concat": [part("saddr ip"), part("daddr ip")] });
+                out.push(cmp("==", key, json!(format!("@{}", model::SAME_IP_SET))));
+            }
+            return;
+        }
+        (ir::Field::ConnCount, v) => {
+            let n = model::count_over(v).unwrap_or(0);
+            out.push(json!({ "ct count": { "val": n, "inv": m.op == CmpOp::Eq } }));
+            return;
+        }
+        (ir::Field::TcpFlags, Value::TcpFlags { mask, set }) => {
+            let left = json!({ "&": [lhs(m.field), flags(*mask)] });
+            out.push(cmp(op_text(m.op), left, flags(*set)));
+            return;
+        }
+        _ => {}
+    }
+    let l = model::rule_lhs(rule, m.field);
+    if let Lhs::Raw { len, .. } = l {
+        let (mask, right) = raw_value(&m.value, len);
+        let left = match mask {
+            Some(mask) => json!({ "&": [lhs_json(l), mask] }),
+            None => lhs_json(l),
+        };
+        out.push(cmp(op_text(m.op), left, right));
+        return;
+    }
+    if let Value::MacMasked { addr, mask } = &m.value {
+        if mask.0 != [0xff; 6] {
+            let left = json!({ "&": [lhs_json(l), mask.to_string()] });
+            out.push(cmp(op_text(m.op), left, json!(addr.to_string())));
+            return;
+        }
+    }
     let (op, right) = match (&m.value, m.op) {
         (Value::CtStates(s), CmpOp::Eq) => ("in", json!(s.names())),
-        (v, CmpOp::Eq) => ("==", value(table, v, false)),
-        (v, CmpOp::Ne) => ("!=", value(table, v, false)),
+        (Value::Int(r), op) if m.field == ir::Field::EtherType => {
+            let v = match (r.notation, model::ether_type_name(r.start)) {
+                (ir::Notation::Name, Some(name)) if r.start == r.end => json!(name),
+                _ => value(table, &m.value, false),
+            };
+            (op_text(op), v)
+        }
+        (v, op) => (op_text(op), value(table, v, false)),
     };
-    json!({ "match": { "op": op, "left": lhs(m.field), "right": right } })
+    out.push(cmp(op, lhs_json(l), right));
 }
 
 /// `{"masquerade": null}`, `{"snat": {"family": "ip", "addr": ..., "port": ...}}`.
@@ -154,19 +260,24 @@ pub(crate) fn map_elements(table: &Table, elems: &[(Vec<Value>, Verdict)]) -> Ve
 
 /// The rule's `expr` list (see [`model::statements`]).
 pub(crate) fn rule_exprs(table: &Table, rule: &Rule) -> Vec<Json> {
-    model::statements(table.family, rule)
-        .iter()
-        .map(|s| match s {
-            Stmt::Match(m) => match_expr(table, m),
+    let mut out = Vec::new();
+    for s in model::statements(table.family, rule) {
+        let j = match s {
+            Stmt::Match(m) => {
+                match_expr(table, rule, m, &mut out);
+                continue;
+            }
             Stmt::Counter => json!({ "counter": null }),
             Stmt::Log(prefix) => {
                 json!({ "log": { "prefix": crate::quote::nft_log_prefix_text(prefix.as_str()) } })
             }
-            Stmt::Nat(n) => nat(n),
+            Stmt::Nat(n) => nat(&n),
             Stmt::Verdict(v) => verdict(table, v),
             Stmt::Continue => json!({ "continue": null }),
-        })
-        .collect()
+        };
+        out.push(j);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ fn push_rule(
     r: &Rule,
     verb: &str,
 ) {
-    if let Some(message) = super::model::inexpressible(r) {
+    if let Some(message) = super::model::inexpressible(t, r) {
         notes.push(Note {
             provenance: r.provenance.clone(),
             message,
@@ -153,7 +153,7 @@ fn push_rule(
 fn create(out: &mut Vec<Argv>, t: &Table) {
     let (fam, name) = (t.family.keyword(), t.name.as_str());
     if t.ownership == Ownership::Owned {
-        out.push(argv(&["nft", "add", "table", fam, name]));
+        out.push(super::append::table_argv(t));
     }
     for s in &t.sets {
         let flags = if s.interval { " flags interval;" } else { "" };
@@ -236,13 +236,16 @@ fn create(out: &mut Vec<Argv>, t: &Table) {
     }
 }
 
-/// The setup commands, one per line.
+/// The setup commands, one per line: tables built by inserting (libvirt's
+/// network driver) as described above, then those built by appending
+/// (libvirt's nwfilter driver, [`super::append`]).
 pub(crate) fn setup(rs: &Ruleset, notes: &mut Vec<Note>) -> String {
     let mut out = Vec::new();
-    for t in &rs.tables {
+    let inserted = || rs.tables.iter().filter(|t| !super::append::is_appended(t));
+    for t in inserted() {
         create(&mut out, t);
     }
-    let rest = rs.tables.iter().flat_map(|t| {
+    let rest = inserted().flat_map(|t| {
         t.chains.iter().flat_map(move |c| {
             c.rules
                 .iter()
@@ -259,6 +262,10 @@ pub(crate) fn setup(rs: &Ruleset, notes: &mut Vec<Note>) -> String {
     for (t, c, r) in unseqd {
         push_rule(&mut out, notes, t, c.name.as_str(), r, "add");
     }
+    for t in &rs.tables {
+        super::append::preamble(t, &mut out, notes);
+    }
+    super::append::steps(&rs.tables, &mut out, notes);
     out.iter().map(|a| quote::command_line(a) + "\n").collect()
 }
 

@@ -8,10 +8,12 @@
 //! conventions): chains are created, then every rule is inserted in the order
 //! of its sequence number.
 
+mod append;
 mod commands;
 pub(crate) mod model;
 mod render;
 mod script;
+mod spelling;
 
 use ir::{ChainKind, Hook, Ownership, Ruleset, Statement};
 

@@ -12,7 +12,7 @@
 use ipnet::IpNet;
 use ir::{
     AddrRange, ArpField, Comment, Family, Field, IpFamily, KeyType, Match, Nat, PortRange,
-    RejectKind, Rule, Statement, Value, Verdict,
+    RejectKind, Rule, Statement, StpField, Table, Value, Verdict,
 };
 
 /// Where nft reads a field from.
@@ -38,6 +38,116 @@ pub(crate) enum Lhs {
         /// `state`.
         key: &'static str,
     },
+    /// Raw bits of a header (`@nh,48,8`), for fields nft has no name for.
+    Raw {
+        /// `nh` (the network header, where STP and RARP start in a bridge).
+        base: &'static str,
+        /// Offset in bits.
+        offset: u32,
+        /// Length in bits.
+        len: u32,
+    },
+}
+
+/// Where an STP field lies, in bits from the start of the LLC header that
+/// follows the 802.3 header (nft's `@nh` in a bridge): libvirt's offsets.
+pub(crate) fn stp_bits(f: StpField) -> (u32, u32) {
+    match f {
+        StpField::Type => (48, 8),
+        StpField::Flags => (56, 8),
+        StpField::RootPriority => (64, 16),
+        StpField::RootAddress => (80, 48),
+        StpField::RootCost => (128, 32),
+        StpField::SenderPriority => (160, 16),
+        StpField::SenderAddress => (176, 48),
+        StpField::Port => (224, 16),
+        StpField::MessageAge => (240, 16),
+        StpField::MaxAge => (256, 16),
+        StpField::HelloTime => (272, 16),
+        StpField::ForwardDelay => (288, 16),
+    }
+}
+
+/// Where an ARP field lies in a RARP packet, in bits from the network
+/// header. nft's `arp` expressions imply ether type arp, so RARP fields are
+/// read raw. (libvirt reads the protocol type at bit 40, which is the
+/// length bytes; fwc reads it where it is, at bit 16, except when it
+/// reproduces libvirt's command lines.)
+pub(crate) fn rarp_bits(f: ArpField) -> Option<(u32, u32)> {
+    Some(match f {
+        ArpField::HwType => (0, 16),
+        ArpField::ProtoType => (16, 16),
+        ArpField::Opcode => (48, 16),
+        ArpField::SenderMac => (64, 48),
+        ArpField::SenderIp => (112, 32),
+        ArpField::TargetMac => (144, 48),
+        ArpField::TargetIp => (192, 32),
+        ArpField::Gratuitous => return None,
+    })
+}
+
+/// The ether type of RARP.
+pub(crate) const ETHERTYPE_RARP: u64 = 0x8035;
+
+/// Whether the rule matches RARP frames (`ether type 0x8035`), whose ARP
+/// fields nft reads raw.
+pub(crate) fn is_rarp(rule: &Rule) -> bool {
+    rule.matches.iter().any(|m| {
+        m.field == Field::EtherType
+            && m.op == ir::CmpOp::Eq
+            && matches!(&m.value, Value::Int(r) if r.start == ETHERTYPE_RARP && r.end == ETHERTYPE_RARP)
+    })
+}
+
+/// The expression that reads `field` in `rule`: ARP fields of a RARP rule
+/// are read raw; everything else as [`lhs`] says.
+pub(crate) fn rule_lhs(rule: &Rule, field: Field) -> Lhs {
+    if let Field::Arp(a) = field {
+        if let Some((offset, len)) = rarp_bits(a).filter(|_| is_rarp(rule)) {
+            return Lhs::Raw {
+                base: "nh",
+                offset,
+                len,
+            };
+        }
+    }
+    lhs(field)
+}
+
+/// The name of the set a gratuitous-ARP test looks pairs up in (see
+/// [`ArpField::Gratuitous`]).
+pub(crate) const SAME_IP_SET: &str = "same-ip-set";
+
+/// The byte masks of the gratuitous-ARP test, one lookup each.
+pub(crate) const SAME_IP_MASKS: [&str; 4] = ["255.0.0.0", "0.255.0.0", "0.0.255.0", "0.0.0.255"];
+
+/// nft's names of TCP flags, in bit order.
+pub(crate) fn tcp_flag_names(flags: ir::TcpFlagSet) -> Vec<&'static str> {
+    const NAMES: [&str; 8] = ["fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr"];
+    (0..8)
+        .filter(|i| flags.0 & (1 << i) != 0)
+        .map(|i| NAMES[i])
+        .collect()
+}
+
+/// nft's name of an ether type written by name, if it has one.
+pub(crate) fn ether_type_name(v: u64) -> Option<&'static str> {
+    match v {
+        0x0800 => Some("ip"),
+        0x86dd => Some("ip6"),
+        0x0806 => Some("arp"),
+        0x8100 => Some("vlan"),
+        _ => None,
+    }
+}
+
+/// `ct count over N` is connlimit's `N+1..=u32::MAX`; the N, if the
+/// value has that form.
+pub(crate) fn count_over(v: &Value) -> Option<u64> {
+    match v {
+        Value::Int(r) if r.end == u64::from(u32::MAX) && r.start > 0 => Some(r.start - 1),
+        _ => None,
+    }
 }
 
 /// The expression that reads `field`.
@@ -51,6 +161,8 @@ pub(crate) fn lhs(field: Field) -> Lhs {
         Field::IifName => meta("iifname", true),
         Field::OifName => meta("oifname", true),
         Field::L4Proto => meta("l4proto", false),
+        Field::IpProto(IpFamily::V4) => payload("ip", "protocol"),
+        Field::IpProto(IpFamily::V6) => payload("ip6", "nexthdr"),
         Field::Saddr(f) => payload(ip(f), "saddr"),
         Field::Daddr(f) => payload(ip(f), "daddr"),
         Field::Sport(p) => payload(p.name(), "sport"),
@@ -72,8 +184,8 @@ pub(crate) fn lhs(field: Field) -> Lhs {
                 ArpField::TargetMac => "daddr ether",
                 ArpField::SenderIp => "saddr ip",
                 ArpField::TargetIp => "daddr ip",
-                // Refused by `inexpressible` before anything is printed.
-                ArpField::Gratuitous => "gratuitous",
+                // Written as set lookups by the writers, never read alone.
+                ArpField::Gratuitous => "saddr ip",
             },
         ),
         Field::Dscp(f) => payload(ip(f), "dscp"),
@@ -82,9 +194,16 @@ pub(crate) fn lhs(field: Field) -> Lhs {
         Field::IcmpType(IpFamily::V6) => payload("icmpv6", "type"),
         Field::IcmpCode(IpFamily::V4) => payload("icmp", "code"),
         Field::IcmpCode(IpFamily::V6) => payload("icmpv6", "code"),
+        Field::Stp(f) => {
+            let (offset, len) = stp_bits(f);
+            Lhs::Raw {
+                base: "nh",
+                offset,
+                len,
+            }
+        }
         // Refused by `inexpressible` before anything is printed; the names
         // only keep this function total.
-        Field::Stp(_) => payload("stp", "field"),
         Field::PhysIn => meta("ibrport", true),
         Field::PhysOut => meta("obrport", true),
         Field::PhysIsBridged => meta("bridged", true),
@@ -93,33 +212,54 @@ pub(crate) fn lhs(field: Field) -> Lhs {
     }
 }
 
-/// Why nft cannot say the rule, if it cannot: a match on something nft has
-/// no expression for here (iptables' physdev and ipset matches, STP fields,
-/// ARP's gratuitous test, connection counts) or a value that needs an
-/// operator form fwc does not print yet (masked MACs other than a full
-/// mask, TCP flags). Writers leave such a rule out with a note.
-pub(crate) fn inexpressible(rule: &Rule) -> Option<String> {
+/// Why nft cannot say the rule in `table`, if it cannot: a match on
+/// something nft has no expression for (iptables' physdev and ipset
+/// matches), a gratuitous-ARP test without the table's helper set or in
+/// the negative (a conjunction of lookups cannot be negated), a connection
+/// count other than "over N", or TCP flags on a value that is not a flag
+/// test. Writers leave such a rule out with a note.
+pub(crate) fn inexpressible(table: &Table, rule: &Rule) -> Option<String> {
     rule.matches.iter().find_map(|m| {
-        let field = match m.field {
-            Field::PhysIn | Field::PhysOut | Field::PhysIsBridged => {
+        let what = match (m.field, &m.value) {
+            (Field::PhysIn | Field::PhysOut | Field::PhysIsBridged, _) => {
                 Some("a bridge port (physdev)")
             }
-            Field::IpSet => Some("an external ipset"),
-            Field::Stp(_) => Some("an STP field"),
-            Field::Arp(ArpField::Gratuitous) => Some("gratuitous ARP"),
-            Field::ConnCount => Some("a connection count"),
+            (Field::IpSet, _) | (_, Value::IpSet { .. }) => Some("an external ipset"),
+            (Field::Arp(ArpField::Gratuitous), v) => {
+                if !gratuitous_positive(m.op, v) {
+                    Some("the negation of a gratuitous-ARP test")
+                } else if !has_same_ip_set(table) {
+                    Some("gratuitous ARP without the table's same-ip-set")
+                } else {
+                    None
+                }
+            }
+            (Field::ConnCount, v) if count_over(v).is_none() => {
+                Some("a connection count other than \"over N\"")
+            }
+            (Field::TcpFlags, v) if !matches!(v, Value::TcpFlags { .. }) => Some("this value"),
+            (f, Value::TcpFlags { .. }) if f != Field::TcpFlags => Some("this value"),
+            (_, Value::Bool(_)) => Some("this value"),
             _ => None,
         };
-        let value = match &m.value {
-            Value::MacMasked { mask, .. } if mask.0 != [0xff; 6] => Some("a masked MAC address"),
-            Value::TcpFlags { .. } => Some("TCP flags"),
-            Value::Bool(_) | Value::IpSet { .. } => Some("this value"),
-            _ => None,
-        };
-        field
-            .or(value)
-            .map(|what| format!("nft has no expression for {what} here; rule left out"))
+        what.map(|what| format!("nft has no expression for {what} here; rule left out"))
     })
+}
+
+/// Whether a gratuitous-ARP match asks for gratuitous packets.
+pub(crate) fn gratuitous_positive(op: ir::CmpOp, v: &Value) -> bool {
+    matches!(
+        (op, v),
+        (ir::CmpOp::Eq, Value::Bool(true)) | (ir::CmpOp::Ne, Value::Bool(false))
+    )
+}
+
+/// Whether the table holds the helper set of gratuitous-ARP tests.
+pub(crate) fn has_same_ip_set(table: &Table) -> bool {
+    table
+        .sets
+        .iter()
+        .any(|s| s.name.as_str() == SAME_IP_SET && s.key == [KeyType::Ipv4Addr, KeyType::Ipv4Addr])
 }
 
 /// Which translation a [`NatStmt`] is.

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use ir::{CmpOp, Field, KeyType, MapRef, Match, Rule, SetRef, Table, Value, Verdict};
+use ir::{ArpField, CmpOp, Field, KeyType, MapRef, Match, Rule, SetRef, Table, Value, Verdict};
 
 use super::model::{self, Lhs, NatStmt, Stmt};
 use crate::quote;
@@ -60,7 +60,7 @@ pub(crate) fn rule_tokens(table: &Table, rule: &Rule) -> Vec<Token> {
     let mut out = Vec::new();
     for s in model::statements(table.family, rule) {
         match s {
-            Stmt::Match(m) => match_tokens(table, m, &mut out),
+            Stmt::Match(m) => match_tokens(table, rule, m, &mut out),
             Stmt::Counter => out.push(Token::word("counter")),
             Stmt::Log(prefix) => {
                 out.push(Token::word("log"));
@@ -81,25 +81,156 @@ pub(crate) fn rule_tokens(table: &Table, rule: &Rule) -> Vec<Token> {
 }
 
 fn field_tokens(field: Field, out: &mut Vec<Token>) {
-    let words: &[&str] = match model::lhs(field) {
-        Lhs::Meta { key, bare: true } => &[key],
-        Lhs::Meta { key, bare: false } => &["meta", key],
-        Lhs::Payload { protocol, field } => &[protocol, field],
-        Lhs::Ct { key } => &["ct", key],
-    };
-    // Some payload fields are two words (`arp saddr ether`).
-    out.extend(words.iter().flat_map(|w| w.split(' ')).map(Token::word));
+    lhs_tokens(model::lhs(field), out);
 }
 
-fn match_tokens(table: &Table, m: &Match, out: &mut Vec<Token>) {
-    field_tokens(m.field, out);
+fn lhs_tokens(lhs: Lhs, out: &mut Vec<Token>) {
+    let words: Vec<String> = match lhs {
+        Lhs::Meta { key, bare: true } => vec![key.into()],
+        Lhs::Meta { key, bare: false } => vec!["meta".into(), key.into()],
+        Lhs::Payload { protocol, field } => vec![protocol.into(), field.into()],
+        Lhs::Ct { key } => vec!["ct".into(), key.into()],
+        Lhs::Raw { base, offset, len } => vec![format!("@{base},{offset},{len}")],
+    };
+    // Some payload fields are two words (`arp saddr ether`).
+    out.extend(
+        words
+            .iter()
+            .flat_map(|w| w.split(' '))
+            .map(|w| Token::word(w.to_owned())),
+    );
+}
+
+fn op_word(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "==",
+        CmpOp::Ne => "!=",
+    }
+}
+
+fn match_tokens(table: &Table, rule: &Rule, m: &Match, out: &mut Vec<Token>) {
+    match (m.field, &m.value) {
+        // Refused by `model::inexpressible` unless positive and the table
+        // holds the set.
+        (Field::Arp(ArpField::Gratuitous), _) => {
+            for mask in model::SAME_IP_MASKS {
+                out.extend(
+                    [
+                        "arp", "saddr", "ip", "&", mask, ".", "arp", "daddr", "ip", "&", mask,
+                    ]
+                    .map(Token::word),
+                );
+                out.push(Token::Word(format!("@{}", model::SAME_IP_SET)));
+            }
+            return;
+        }
+        (Field::ConnCount, v) => {
+            out.extend(["ct", "count"].map(Token::word));
+            if m.op == CmpOp::Eq {
+                out.push(Token::word("over"));
+            }
+            out.push(Token::Word(model::count_over(v).unwrap_or(0).to_string()));
+            return;
+        }
+        (Field::TcpFlags, Value::TcpFlags { mask, set }) => {
+            field_tokens(m.field, out);
+            out.push(Token::word("&"));
+            out.push(Token::Word(format!("({})", flag_list(*mask))));
+            out.push(Token::word(op_word(m.op)));
+            out.push(Token::Word(flag_list(*set)));
+            return;
+        }
+        _ => {}
+    }
+    let lhs = model::rule_lhs(rule, m.field);
+    lhs_tokens(lhs, out);
+    if let Lhs::Raw { len, .. } = lhs {
+        raw_value_tokens(m, len, out);
+        return;
+    }
+    if let Value::MacMasked { addr, mask } = &m.value {
+        if mask.0 != [0xff; 6] {
+            out.push(Token::word("&"));
+            out.push(Token::Word(mask.to_string()));
+            out.push(Token::word(op_word(m.op)));
+            out.push(Token::Word(addr.to_string()));
+            return;
+        }
+    }
     if m.op == CmpOp::Ne {
         out.push(Token::word("!="));
     }
     out.push(match &m.value {
         Value::Ifname(n) => Token::Ifname(n.to_string()),
+        Value::Int(r) if m.field == Field::EtherType => Token::Word(ether_type_text(r)),
         other => Token::Word(value_text(table, other, false)),
     });
+}
+
+/// TCP flags as nft writes a combination: `syn|ack`, `0` for none.
+fn flag_list(flags: ir::TcpFlagSet) -> String {
+    let names = model::tcp_flag_names(flags);
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join("|")
+    }
+}
+
+/// An ether type: its name when written by name, else four hex digits.
+fn ether_type_text(r: &ir::IntRange) -> String {
+    let hex = |v: u64| format!("0x{v:04x}");
+    match (r.notation, model::ether_type_name(r.start)) {
+        (ir::Notation::Name, Some(name)) if r.start == r.end => name.into(),
+        _ if r.start == r.end => hex(r.start),
+        _ => format!("{}-{}", hex(r.start), hex(r.end)),
+    }
+}
+
+/// A number of a raw payload read, in hex.
+pub(crate) fn raw_hex(v: u64) -> String {
+    format!("0x{v:x}")
+}
+
+/// The value of a raw payload read of `len` bits: numbers and MACs in hex,
+/// an address prefix as the masked bits.
+fn raw_value_tokens(m: &Match, len: u32, out: &mut Vec<Token>) {
+    let mac = |a: &ir::MacAddr| a.0.iter().fold(0u64, |acc, b| acc << 8 | u64::from(*b));
+    let (mask, value) = match &m.value {
+        Value::Int(r) if r.start == r.end => (None, raw_hex(r.start)),
+        Value::Int(r) => (None, format!("{}-{}", raw_hex(r.start), raw_hex(r.end))),
+        Value::Mac(a) => (None, raw_hex(mac(a))),
+        Value::MacMasked { addr, mask } => (Some(raw_hex(mac(mask))), raw_hex(mac(addr))),
+        Value::Prefix(n) => {
+            let bits = match n.addr() {
+                std::net::IpAddr::V4(a) => u64::from(u32::from(a)),
+                std::net::IpAddr::V6(_) => 0,
+            };
+            let plen = u32::from(n.prefix_len());
+            let full = if len >= 64 { u64::MAX } else { (1u64 << len) - 1 };
+            let keep = if plen == 0 {
+                0
+            } else {
+                full & !((1u64 << (len - plen.min(len))) - 1)
+            };
+            if plen >= len {
+                (None, raw_hex(bits))
+            } else {
+                (Some(raw_hex(keep)), raw_hex(bits & keep))
+            }
+        }
+        other => (None, other.to_string()),
+    };
+    match mask {
+        Some(mask) => {
+            out.push(Token::word("&"));
+            out.push(Token::Word(mask));
+            out.push(Token::word(op_word(m.op)));
+        }
+        None if m.op == CmpOp::Ne => out.push(Token::word("!=")),
+        None => {}
+    }
+    out.push(Token::Word(value));
 }
 
 /// A value as script text (`in_set`: inside a set, see
@@ -113,7 +244,7 @@ pub(crate) fn value_text(table: &Table, v: &Value, in_set: bool) -> String {
         Value::Ports(p) => p.to_string(),
         Value::CtStates(s) => s.to_string(),
         Value::Mac(m) | Value::MacMasked { addr: m, .. } => m.to_string(),
-        Value::AddrRange(r) => format!("{}-{}", r.start, r.end),
+        Value::AddrRange(r) => r.to_string(),
         Value::Int(r) => r.to_string(),
         Value::CtDir(ir::CtDirection::Original) => "original".into(),
         Value::CtDir(ir::CtDirection::Reply) => "reply".into(),

@@ -48,6 +48,9 @@ pub(crate) fn teardown(rs: &Ruleset) -> String {
 
 fn table(out: &mut String, t: &Table, notes: &mut Vec<Note>) {
     let _ = writeln!(out, "table {} {} {{", t.family, t.name);
+    if let Some(c) = &t.comment {
+        let _ = writeln!(out, "\tcomment {}", quote::nft_string(c.as_str()));
+    }
     for s in &t.sets {
         let _ = writeln!(out, "\tset {} {{", s.name);
         let _ = writeln!(out, "\t\ttype {}", render::key_type_text(&s.key));
@@ -100,7 +103,7 @@ fn table(out: &mut String, t: &Table, notes: &mut Vec<Note>) {
                 );
                 continue;
             }
-            if let Some(message) = model::inexpressible(r) {
+            if let Some(message) = model::inexpressible(t, r) {
                 out.push_str("\t\t# left out: nft cannot express this rule\n");
                 notes.push(Note {
                     provenance: r.provenance.clone(),
@@ -348,7 +351,7 @@ table inet fwc {
         let a = script(&rs, Direction::Setup).unwrap();
         assert!(
             a.text.contains(
-                "ether type 33024 vlan id 5 arp saddr ip 10.0.0.0/8 ip dscp 34 ct direction original drop"
+                "ether type 0x8100 vlan id 5 arp saddr ip 10.0.0.0/8 ip dscp 34 ct direction original drop"
             ),
             "{}",
             a.text

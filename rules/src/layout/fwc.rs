@@ -9,6 +9,17 @@
 //! recreated. Being an `inet` table, the bridge-wide forwarding rules cover
 //! IPv6 too, even for networks libvirt gives no IPv6 rules; such networks
 //! have no IPv6 subnet, so their guests have nothing to forward over IPv6.
+//!
+//! The lowering is deliberately flat: one rule per rule of libvirt's policy,
+//! per network, in evaluation order, so that it can be read against libvirt's
+//! and checked by the evaluator. What keeps the cost per packet independent of
+//! the number of networks is the optimiser (`compiler::passes`, on by
+//! default): it folds the per-bridge host rules into a few rules over named
+//! sets of bridges, the `iifname`/`oifname` pairs of `guest_cross` into one
+//! `iifname . oifname` verdict map, and the rest into a chain per bridge (or
+//! per masqueraded subnet in `postrouting`) behind a named verdict map, so
+//! that every chain has a constant number of rules and one network's elements
+//! can be added or removed on their own.
 
 use ir::{
     ChainId, ChainKind, ChainType, Family, Field, Hook, L4Proto, Ownership, Policy, Provenance,

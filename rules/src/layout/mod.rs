@@ -29,6 +29,9 @@ pub enum Backend {
     Iptables,
     /// libvirt's iptables backend, IPv6 half (`ip6tables`).
     Ip6tables,
+    /// The ebtables half of libvirt's nwfilter driver; libvirt's network
+    /// driver installs nothing with ebtables.
+    Ebtables,
 }
 
 /// A definition that cannot be lowered.

@@ -33,6 +33,7 @@ pub fn lower(networks: &[Network], backend: Backend) -> Result<Ruleset, LowerErr
         Backend::Nft => nft::lower(&plans),
         Backend::Iptables => iptables::lower(&plans, Family::Ip),
         Backend::Ip6tables => iptables::lower(&plans, Family::Ip6),
+        Backend::Ebtables => Ruleset::default(),
     })
 }
 

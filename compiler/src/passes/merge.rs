@@ -1,0 +1,317 @@
+//! `merge`: fold rules that differ in one value into one rule over an
+//! anonymous set (`tcp dport 53 accept` + `tcp dport 67 accept` →
+//! `tcp dport { 53, 67 } accept`).
+//!
+//! Two rules merge when they have the same effect (statements, verdict,
+//! comment) and the same matches in the same order except at one position,
+//! where both compare the same field for equality with values (or anonymous
+//! sets) that share no packet value: interfaces, addresses, protocols, ports,
+//! MACs. Disjoint values keep the merged rule from matching a packet twice
+//! where the two rules would have matched it once each, and keep nft's
+//! interval sets free of overlaps.
+//!
+//! Where they may merge:
+//! * adjacent rules, always: a packet meets them one after the other, and at
+//!   most one of them can match it;
+//! * anywhere within a run of consecutive rules that end evaluation with the
+//!   same effect: whichever of them matches first decides the same way, so
+//!   their order does not matter. This is what folds per-network rules that
+//!   libvirt's policy spreads over a chain (`iifname virbr0 udp dport 53
+//!   accept`, one per bridge) into one rule per shape.
+//!
+//! Rounds repeat until nothing merges (a merge can make two rules differ in
+//! only one place), at most [`MAX_ROUNDS`] times. Candidates are found by
+//! hashing each rule with one match position left out, so a round is linear
+//! in the chain's length.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use ir::{CmpOp, Rule, Ruleset, SetRef, Value};
+
+use super::analysis::{ends_evaluation, has_seq, same_effect, values_disjoint};
+
+/// Rounds of merging per chain, at most.
+pub const MAX_ROUNDS: usize = 8;
+
+/// Sets up to this size are filed again under their rule's other holes
+/// right after a merge (see [`round`]).
+const REINDEX_LIMIT: usize = 64;
+
+/// Merges rules in every chain not ordered by sequence numbers.
+pub fn run(rs: &mut Ruleset) {
+    for table in &mut rs.tables {
+        for chain in &mut table.chains {
+            if has_seq(&chain.rules) {
+                continue;
+            }
+            let mut rules = std::mem::take(&mut chain.rules);
+            for _ in 0..MAX_ROUNDS {
+                let before = rules.len();
+                rules = round(rules);
+                if rules.len() == before {
+                    break;
+                }
+            }
+            chain.rules = rules;
+        }
+    }
+}
+
+/// One pass over a chain.
+fn round(rules: Vec<Rule>) -> Vec<Rule> {
+    let mut out: Vec<Rule> = Vec::with_capacity(rules.len());
+    // Rules of the current run of same-effect terminal rules, by the hash
+    // of each with one match position left out.
+    let mut run: HashMap<u64, Vec<usize>> = HashMap::new();
+    for rule in rules {
+        let continues_run = ends_evaluation(&rule)
+            && out
+                .last()
+                .is_some_and(|last| ends_evaluation(last) && same_effect(last, &rule));
+        if !continues_run {
+            run.clear();
+        }
+        let target = if continues_run {
+            find_in_run(&run, &out, &rule)
+        } else {
+            out.last()
+                .and_then(|last| merge_position(last, &rule).map(|p| (out.len() - 1, p)))
+        };
+        match target {
+            Some((k, p)) => {
+                let mut rule = rule;
+                let added = std::mem::replace(
+                    &mut rule.matches[p].value,
+                    Value::Set(SetRef::Anonymous(Vec::new())),
+                );
+                let size = absorb(&mut out[k].matches[p].value, added);
+                // Its other holes changed with the new value. Rules over big
+                // sets rarely merge again elsewhere; the next round finds
+                // them if they do, without rehashing the set on every merge.
+                if continues_run && size <= REINDEX_LIMIT {
+                    index(&mut run, &out[k], k, Some(p));
+                }
+            }
+            None => {
+                if ends_evaluation(&rule) {
+                    index(&mut run, &rule, out.len(), None);
+                }
+                out.push(rule);
+            }
+        }
+    }
+    out
+}
+
+/// Files `rule` (at `at` in the output) under each of its holes except `skip`.
+fn index(run: &mut HashMap<u64, Vec<usize>>, rule: &Rule, at: usize, skip: Option<usize>) {
+    for p in 0..rule.matches.len() {
+        if Some(p) != skip && mergeable(&rule.matches[p].value) {
+            run.entry(hole_hash(rule, p)).or_default().push(at);
+        }
+    }
+}
+
+/// An earlier rule of the run that `rule` merges into, and where.
+fn find_in_run(
+    run: &HashMap<u64, Vec<usize>>,
+    out: &[Rule],
+    rule: &Rule,
+) -> Option<(usize, usize)> {
+    (0..rule.matches.len())
+        .filter(|&p| mergeable(&rule.matches[p].value))
+        .find_map(|p| {
+            run.get(&hole_hash(rule, p))?
+                .iter()
+                .find(|&&k| merge_position(&out[k], rule) == Some(p))
+                .map(|&k| (k, p))
+        })
+}
+
+/// The hash of a rule with match `p`'s value left out.
+fn hole_hash(rule: &Rule, p: usize) -> u64 {
+    let mut h = DefaultHasher::new();
+    p.hash(&mut h);
+    for (i, m) in rule.matches.iter().enumerate() {
+        m.field.hash(&mut h);
+        m.op.hash(&mut h);
+        if i != p {
+            m.value.hash(&mut h);
+        }
+    }
+    (&rule.statements, &rule.verdict, &rule.comment).hash(&mut h);
+    h.finish()
+}
+
+/// The one position where `a` and `b` differ, if they can merge there.
+fn merge_position(a: &Rule, b: &Rule) -> Option<usize> {
+    if a.matches.len() != b.matches.len() || !same_effect(a, b) {
+        return None;
+    }
+    let mut differ = a
+        .matches
+        .iter()
+        .zip(&b.matches)
+        .enumerate()
+        .filter(|(_, (x, y))| x != y);
+    let (p, (x, y)) = differ.next()?;
+    if differ.next().is_some()
+        || x.field != y.field
+        || x.op != CmpOp::Eq
+        || y.op != CmpOp::Eq
+        || !joinable(&x.value, &y.value)
+    {
+        return None;
+    }
+    Some(p)
+}
+
+/// Whether a value can be part of a merged set.
+fn mergeable(v: &Value) -> bool {
+    match v {
+        Value::Set(SetRef::Anonymous(items)) => items.iter().all(mergeable),
+        Value::Ifname(_) | Value::Prefix(_) | Value::Proto(_) | Value::Ports(_) | Value::Mac(_) => {
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Whether `a ∪ b` can be one set: both mergeable, sharing no value.
+fn joinable(a: &Value, b: &Value) -> bool {
+    mergeable(a) && mergeable(b) && values_disjoint(a, b)
+}
+
+/// Adds `b`'s values to `a` in place (making `a` a set), and returns the
+/// set's size. [`joinable`] must have allowed it.
+fn absorb(a: &mut Value, b: Value) -> usize {
+    if !matches!(a, Value::Set(SetRef::Anonymous(_))) {
+        let first = std::mem::replace(a, Value::Set(SetRef::Anonymous(Vec::new())));
+        *a = Value::Set(SetRef::Anonymous(vec![first]));
+    }
+    let Value::Set(SetRef::Anonymous(items)) = a else {
+        unreachable!("made a set above");
+    };
+    match b {
+        Value::Set(SetRef::Anonymous(more)) => items.extend(more),
+        scalar => items.push(scalar),
+    }
+    items.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ir::{
+        ChainKind, ChainType, Family, Field, Hook, Ifname, IpFamily, L4Proto, Match, Name,
+        Ownership, Policy, PortRange, Provenance, Statement, Verdict,
+    };
+
+    fn ifname(s: &str) -> Value {
+        Value::Ifname(Ifname::new(s).unwrap())
+    }
+
+    fn port(p: u16) -> Value {
+        Value::Ports(PortRange::new(p, p).unwrap())
+    }
+
+    fn iif(s: &str) -> Match {
+        Match::eq(Field::IifName, ifname(s))
+    }
+
+    fn dport(proto: L4Proto, p: u16) -> Match {
+        Match::eq(Field::Dport(proto), port(p))
+    }
+
+    fn accept(m: Vec<Match>) -> Rule {
+        Rule::new(Provenance::Layout("test"), m, Some(Verdict::Accept))
+    }
+
+    fn merged(rules: Vec<Rule>) -> Vec<String> {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Inet, &Name::new("t").unwrap(), Ownership::Owned);
+        let c = t.add_chain(
+            Name::new("input").unwrap(),
+            ChainKind::Base {
+                hook: Hook::Input,
+                ty: ChainType::Filter,
+                priority: 0,
+                policy: Policy::Drop,
+            },
+            Ownership::Owned,
+        );
+        t.chain_mut(c).rules = rules;
+        run(&mut rs);
+        assert_eq!(ir::validate(&rs), Ok(()));
+        let t = &rs.tables[0];
+        t.chains[0]
+            .rules
+            .iter()
+            .map(|r| {
+                let ms: Vec<_> = r.matches.iter().map(|m| m.to_string()).collect();
+                ms.join(" ")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn per_bridge_host_rules_fold_into_one_rule_per_shape() {
+        let mut rules = Vec::new();
+        for br in ["virbr0", "virbr1", "virbr2"] {
+            for port in [67, 53] {
+                for proto in [L4Proto::Tcp, L4Proto::Udp] {
+                    rules.push(accept(vec![iif(br), dport(proto, port)]));
+                }
+            }
+        }
+        let got = merged(rules);
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(
+            got[0].contains("virbr0") && got[0].contains("virbr2"),
+            "{got:#?}"
+        );
+        assert!(got[0].contains("67") && got[0].contains("53"), "{got:#?}");
+    }
+
+    #[test]
+    fn overlapping_values_and_different_effects_do_not_merge() {
+        let s4 = Field::Saddr(IpFamily::V4);
+        let net = |s: &str| Match::eq(s4, Value::Prefix(s.parse().unwrap()));
+        let got = merged(vec![
+            accept(vec![net("10.0.0.0/8")]),
+            accept(vec![net("10.1.0.0/16")]),
+            accept(vec![iif("a")]).with(Statement::Counter),
+            accept(vec![iif("b")]),
+        ]);
+        assert_eq!(got.len(), 4, "{got:#?}");
+    }
+
+    #[test]
+    fn non_terminal_rules_merge_only_with_their_neighbour() {
+        let count =
+            |m| Rule::new(Provenance::Layout("test"), vec![m], None).with(Statement::Counter);
+        let got = merged(vec![
+            count(iif("a")),
+            count(iif("b")),
+            accept(vec![iif("x")]),
+            count(iif("c")),
+        ]);
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert!(
+            got[0].contains("\"a\"") && got[0].contains("\"b\""),
+            "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn a_different_effect_ends_the_run() {
+        let drop = |m| Rule::new(Provenance::Layout("test"), vec![m], Some(Verdict::Drop));
+        let got = merged(vec![
+            accept(vec![iif("a")]),
+            drop(iif("x")),
+            accept(vec![iif("b")]),
+        ]);
+        assert_eq!(got.len(), 3, "{got:#?}");
+    }
+}

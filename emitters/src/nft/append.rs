@@ -1,0 +1,230 @@
+//! The command lines of tables built as libvirt's nftables nwfilter driver
+//! builds them ([`ir::Commands::Append`]).
+//!
+//! Each table first gets its objects: the table (with its comment), sets
+//! with their elements, verdict maps, the chains no step creates and the
+//! rules without a sequence number in them (libvirt's dispatch rules). Then
+//! the steps of all such tables run in one sequence: a chain is created
+//! (`add chain ... '{ }'`), a rule appended (`nft add rule`, no `-ae`: the
+//! driver deletes chains, not rules), a map element replaced (`delete
+//! element` then `add element`, which is how the driver swaps an
+//! interface's dispatch). Element lists are passed with every value and
+//! separator as its own argument (`'{' vnet0 : jump n-vnet0-in '}'`), and
+//! rules are spelt as the driver spells them ([`super::spelling`]).
+
+use ir::{ChainKind, Commands, Rule, Spelling, Step, Table};
+
+use super::render;
+use super::spelling;
+use crate::Note;
+
+/// One command line's argv.
+type Argv = Vec<String>;
+
+fn argv(words: &[&str]) -> Argv {
+    words.iter().map(|w| (*w).to_owned()).collect()
+}
+
+/// The table's spelling and steps, if it is built by appending.
+fn appended(t: &Table) -> Option<(Spelling, &[(u32, Step)])> {
+    match &t.commands {
+        Commands::Append { steps, spelling } => Some((*spelling, steps)),
+        Commands::Insert => None,
+    }
+}
+
+/// Whether the table is built by appending.
+pub(crate) fn is_appended(t: &Table) -> bool {
+    appended(t).is_some()
+}
+
+/// `nft add table F T`, with the table's comment as libvirt writes it.
+pub(crate) fn table_argv(t: &Table) -> Argv {
+    let mut a = argv(&["nft", "add", "table", t.family.keyword(), t.name.as_str()]);
+    if let Some(c) = &t.comment {
+        a.push(format!("{{ comment {}; }}", crate::quote::nft_string(c.as_str())));
+    }
+    a
+}
+
+/// The specification libvirt gives a chain it creates.
+fn chain_spec(kind: &ChainKind) -> String {
+    match kind {
+        ChainKind::Base {
+            hook,
+            ty,
+            priority,
+            policy,
+        } => format!(
+            "{{ type {} hook {} priority {priority}; policy {};  }}",
+            ty.keyword(),
+            hook.keyword(),
+            policy.keyword()
+        ),
+        ChainKind::Regular => "{ }".into(),
+    }
+}
+
+fn chain_argv(t: &Table, c: ir::ChainId) -> Argv {
+    let chain = t.chain(c);
+    let mut a = argv(&[
+        "nft",
+        "add",
+        "chain",
+        t.family.keyword(),
+        t.name.as_str(),
+        chain.name.as_str(),
+    ]);
+    a.push(chain_spec(&chain.kind));
+    a
+}
+
+fn rule_argv(
+    t: &Table,
+    spelling: Spelling,
+    chain: &str,
+    r: &Rule,
+    out: &mut Vec<Argv>,
+    notes: &mut Vec<Note>,
+) {
+    match spelling::rule_args(t, spelling, r) {
+        Ok(args) => {
+            let mut a = argv(&["nft", "add", "rule", t.family.keyword(), t.name.as_str(), chain]);
+            a.extend(args);
+            out.push(a);
+        }
+        Err(message) => notes.push(Note {
+            provenance: r.provenance.clone(),
+            message: format!("{message}; the rule is left out"),
+        }),
+    }
+}
+
+/// `nft add element F T M '{' KEY : VERDICT '}'` (`with_verdict`), or the
+/// `delete element` of the key alone.
+fn element_argv(
+    t: &Table,
+    map: ir::MapId,
+    index: usize,
+    verb: &str,
+    with_verdict: bool,
+) -> Result<Argv, String> {
+    let m = &t.maps[map.0];
+    let (key, verdict) = &m.elements[index];
+    let mut a = argv(&["nft", verb, "element", t.family.keyword(), t.name.as_str(), m.name.as_str(), "{"]);
+    spelling::element_args(t, key, &mut a);
+    if with_verdict {
+        a.push(":".into());
+        spelling::element_verdict_args(t, verdict, &mut a)?;
+    }
+    a.push("}".into());
+    Ok(a)
+}
+
+/// The table's objects, before any step.
+pub(crate) fn preamble(t: &Table, out: &mut Vec<Argv>, notes: &mut Vec<Note>) {
+    let Some((spelling, steps)) = appended(t) else {
+        return;
+    };
+    let (fam, name) = (t.family.keyword(), t.name.as_str());
+    out.push(table_argv(t));
+    for s in &t.sets {
+        let flags = if s.interval { " flags interval;" } else { "" };
+        let spec = format!("{{ type {};{flags} }}", render::key_type_text(&s.key));
+        out.push(argv(&["nft", "add", "set", fam, name, s.name.as_str(), &spec]));
+        if !s.elements.is_empty() {
+            // libvirt ends every element, the last too, with a comma.
+            let mut a = argv(&["nft", "add", "element", fam, name, s.name.as_str(), "{"]);
+            for e in &s.elements {
+                spelling::element_args(t, e, &mut a);
+                a.push(",".into());
+            }
+            a.push("}".into());
+            out.push(a);
+        }
+    }
+    for m in &t.maps {
+        let spec = format!("{{ type {}: verdict; }}", render::key_type_text(&m.key));
+        out.push(argv(&["nft", "add", "map", fam, name, m.name.as_str(), &spec]));
+    }
+    let stepped_chain = |c: usize| steps.iter().any(|(_, s)| *s == Step::CreateChain(ir::ChainId(c)));
+    let early: Vec<usize> = (0..t.chains.len()).filter(|c| !stepped_chain(*c)).collect();
+    for &c in &early {
+        out.push(chain_argv(t, ir::ChainId(c)));
+    }
+    for &c in &early {
+        let chain = &t.chains[c];
+        for r in chain.rules.iter().filter(|r| r.seq.is_none()) {
+            rule_argv(t, spelling, chain.name.as_str(), r, out, notes);
+        }
+    }
+    for (mi, m) in t.maps.iter().enumerate() {
+        for index in 0..m.elements.len() {
+            let replaced = steps.iter().any(|(_, s)| {
+                *s == Step::ReplaceElement {
+                    map: ir::MapId(mi),
+                    index,
+                }
+            });
+            if !replaced {
+                match element_argv(t, ir::MapId(mi), index, "add", true) {
+                    Ok(a) => out.push(a),
+                    Err(message) => notes.push(Note {
+                        provenance: ir::Provenance::Layout("a verdict map element"),
+                        message,
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// One thing the sequence does.
+enum Event<'t> {
+    Chain(ir::ChainId),
+    Rule(&'t str, &'t Rule),
+    Element(ir::MapId, usize),
+}
+
+/// The steps of every appended table, in one sequence.
+pub(crate) fn steps(tables: &[Table], out: &mut Vec<Argv>, notes: &mut Vec<Note>) {
+    let mut events: Vec<(u32, &Table, Spelling, Event<'_>)> = Vec::new();
+    for t in tables {
+        let Some((spelling, steps)) = appended(t) else {
+            continue;
+        };
+        for (seq, step) in steps {
+            let e = match *step {
+                Step::CreateChain(c) => Event::Chain(c),
+                Step::ReplaceElement { map, index } => Event::Element(map, index),
+            };
+            events.push((*seq, t, spelling, e));
+        }
+        for c in &t.chains {
+            for r in &c.rules {
+                if let Some(seq) = r.seq {
+                    events.push((seq, t, spelling, Event::Rule(c.name.as_str(), r)));
+                }
+            }
+        }
+    }
+    // Stable: equal sequence numbers keep table and declaration order.
+    events.sort_by_key(|(seq, ..)| *seq);
+    for (_, t, spelling, e) in events {
+        match e {
+            Event::Chain(c) => out.push(chain_argv(t, c)),
+            Event::Rule(chain, r) => rule_argv(t, spelling, chain, r, out, notes),
+            Event::Element(map, index) => {
+                let both = element_argv(t, map, index, "delete", false)
+                    .and_then(|d| Ok([d, element_argv(t, map, index, "add", true)?]));
+                match both {
+                    Ok(lines) => out.extend(lines),
+                    Err(message) => notes.push(Note {
+                        provenance: ir::Provenance::Layout("a verdict map element"),
+                        message,
+                    }),
+                }
+            }
+        }
+    }
+}

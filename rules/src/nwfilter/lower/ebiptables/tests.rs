@@ -1,0 +1,2 @@
+//! Unit tests of the ebiptables lowering; the corpus parity lives in
+//! `tests/tests/nwfilter_parity.rs`.
