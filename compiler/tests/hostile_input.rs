@@ -220,7 +220,7 @@ fn duplicated_attributes_are_located() {
 fn truncated_input_anywhere_is_located() {
     let text = nat(("default", "virbr0", "192.168.122.1", "24"));
     for cut in [5, 30, 52, 80, text.len() - 3] {
-        let err = refused(&[("bad.xml", text[..cut].as_bytes())], &[]);
+        let err = refused(&[("bad.xml", &text.as_bytes()[..cut])], &[]);
         has_all(&err, &["error[xml-syntax]", "bad.xml:", "fwc: 1 error"]);
     }
 }

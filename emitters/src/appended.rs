@@ -156,7 +156,8 @@ impl<'t> Graph<'t> {
 
     /// Whether the rule enters a staged chain.
     fn enters_staged(&self, r: &Rule) -> bool {
-        r.enters.is_some_and(|e| e < self.t.chains.len() && self.staged(e))
+        r.enters
+            .is_some_and(|e| e < self.t.chains.len() && self.staged(e))
     }
 }
 
@@ -274,8 +275,15 @@ pub(crate) fn setup(t: &Table) -> Vec<Vec<String>> {
     for &(p, r) in &inserts {
         w.rule_cmd("-D", &t.chains[p].name, None, &t.chains[p].rules[r].staged);
     }
+    // Each at its place: the earlier places first, so that each exists.
+    inserts.sort();
     for &(p, r) in &inserts {
-        w.rule_cmd("-I", &t.chains[p].name, Some(r + 1), &t.chains[p].rules[r].staged);
+        w.rule_cmd(
+            "-I",
+            &t.chains[p].name,
+            Some(r + 1),
+            &t.chains[p].rules[r].staged,
+        );
     }
     // 2. The sequence.
     let mut events: Vec<(u32, Event)> = t
@@ -316,7 +324,10 @@ pub(crate) fn setup(t: &Table) -> Vec<Vec<String>> {
     }
     for &c in subs.iter().chain(&roots) {
         let chain = &t.chains[c];
-        let staging = chain.staging.as_deref().expect("only staged chains are renamed");
+        let staging = chain
+            .staging
+            .as_deref()
+            .expect("only staged chains are renamed");
         if subs.contains(&c) {
             w.cmd(&["-F", &chain.name]);
             w.cmd(&["-X", &chain.name]);
@@ -394,7 +405,12 @@ mod tests {
 
     /// A port with a root chain and a sub-chain, entered from a built-in chain.
     fn ebtables_like() -> Table {
-        let mut jump = rule("-p 0x806 -j I-v-arp", "-p 0x806 -j J-v-arp", Some(2), Some(2));
+        let mut jump = rule(
+            "-p 0x806 -j I-v-arp",
+            "-p 0x806 -j J-v-arp",
+            Some(2),
+            Some(2),
+        );
         jump.input = false;
         Table {
             prefix: words("eb -t nat"),

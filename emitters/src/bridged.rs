@@ -22,7 +22,11 @@ pub(crate) fn note_left_out(rs: &Ruleset, target: Target, mut artifact: Artifact
                  nft-json or ebtables for them",
                 target.name(),
                 names.join(", "),
-                if names.len() == 1 { "table is" } else { "tables are" }
+                if names.len() == 1 {
+                    "table is"
+                } else {
+                    "tables are"
+                }
             ),
         });
     }

@@ -418,8 +418,9 @@ fn value_holds(t: &Table, field: Field, value: &Value, p: &Packet) -> Option<boo
         (Field::IpProto(f), Value::Proto(proto)) => {
             (p.family()? == f).then(|| p.proto == Some(*proto))
         }
-        (Field::IpProto(f), Value::Int(r)) => (p.family()? == f)
-            .then(|| p.proto.is_some_and(|x| r.contains(x.number().into()))),
+        (Field::IpProto(f), Value::Int(r)) => {
+            (p.family()? == f).then(|| p.proto.is_some_and(|x| r.contains(x.number().into())))
+        }
         (Field::Sport(proto), Value::Int(r)) => {
             (p.proto? == proto).then(|| p.sport.is_some_and(|s| r.contains(s.into())))
         }
@@ -758,7 +759,11 @@ mod tests {
     #[test]
     fn end_policies_decide_at_the_end_of_regular_chains() {
         let mut rs = Ruleset::default();
-        let t = rs.table_mut(Family::Bridge, &Name::new("nat").unwrap(), Ownership::External);
+        let t = rs.table_mut(
+            Family::Bridge,
+            &Name::new("nat").unwrap(),
+            Ownership::External,
+        );
         let pre = t.add_chain(
             Name::new("PREROUTING").unwrap(),
             base(Hook::Prerouting, ChainType::Filter, -300, Policy::Accept),
@@ -770,7 +775,10 @@ mod tests {
             Ownership::Owned,
         );
         t.chain_mut(pre).rules = vec![
-            rule(vec![Match::eq(Field::IifName, ifv("vnet0"))], Some(Verdict::Jump(port))),
+            rule(
+                vec![Match::eq(Field::IifName, ifv("vnet0"))],
+                Some(Verdict::Jump(port)),
+            ),
             rule(vec![], Some(Verdict::Drop)),
         ];
         let p = Packet::ipv4("10.0.0.5", "10.0.0.1").iif("vnet0");
@@ -781,7 +789,10 @@ mod tests {
         assert_eq!(o.chains[0].decided_by, DecidedBy::Policy);
         rs.tables[0].chain_mut(port).end_policy = Some(Policy::Drop);
         let other = Packet::ipv4("10.0.0.5", "10.0.0.1").iif("vnet1");
-        assert_eq!(evaluate(&rs, Hook::Prerouting, &other).decision, Decision::Drop);
+        assert_eq!(
+            evaluate(&rs, Hook::Prerouting, &other).decision,
+            Decision::Drop
+        );
         assert_eq!(evaluate(&rs, Hook::Prerouting, &p).decision, Decision::Drop);
     }
 

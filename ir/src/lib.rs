@@ -49,6 +49,5 @@ pub use ruleset::{
 pub use validate::{validate, validate_with, Limits, ValidationError};
 pub use value::{
     AddrRange, Comment, CtDirection, CtStates, Ifname, IntRange, L4Proto, MacAddr, Name, Notation,
-    PortRange,
-    SetDir, TcpFlagSet, ValueError,
+    PortRange, SetDir, TcpFlagSet, ValueError,
 };

@@ -325,7 +325,11 @@ mod tests {
         assert_eq!(validate(&a), Ok(()));
         let t = &a.tables[0];
         let seqs = |c: &str| -> Vec<Option<u32>> {
-            t.chain(t.chain_id(c).unwrap()).rules.iter().map(|r| r.seq).collect()
+            t.chain(t.chain_id(c).unwrap())
+                .rules
+                .iter()
+                .map(|r| r.seq)
+                .collect()
         };
         assert_eq!(seqs("LIBVIRT_FWO"), [Some(0), Some(1)]);
         assert_eq!(seqs("FI-vnet0"), [Some(3), Some(4)]);

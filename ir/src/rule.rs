@@ -443,8 +443,9 @@ pub struct Rule {
     pub provenance: Provenance,
     /// In layouts that add rules one command at a time (libvirt's), the rule's
     /// place in that sequence. Such rules are *inserted* at the head of their
-    /// chain, so within a chain `seq` decreases along `Chain::rules`.
-    /// `None` for declarative layouts.
+    /// chain, so within a chain `seq` decreases along `Chain::rules` — or, in
+    /// a table built by appends ([`crate::Commands::Append`]), appended, so
+    /// that it increases. `None` for declarative layouts.
     pub seq: Option<u32>,
 }
 

@@ -266,7 +266,10 @@ pub enum Step {
 }
 
 /// libvirt's nftables nwfilter driver writes the rules of its two tables
-/// differently; the command form reproduces which.
+/// differently; the command form reproduces which. (Its ebtables/iptables
+/// driver has one spelling per tool: its `ebtables` table is marked
+/// [`Spelling::Ethernet`], its `iptables`/`ip6tables` ones
+/// [`Spelling::Inet`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Spelling {
     /// Its layer-2 table: MAC matches with an explicit comparison, masks
@@ -375,5 +378,62 @@ impl Ruleset {
                 .iter()
                 .flat_map(move |c| c.rules.iter().map(move |r| (t, c, r)))
         })
+    }
+}
+
+#[cfg(test)]
+mod commands_tests {
+    use crate::*;
+
+    fn name(s: &str) -> Name {
+        Name::new(s).unwrap()
+    }
+
+    /// An appended table with one chain, one map element and their steps.
+    fn appended(chain: &str, port: &str) -> Ruleset {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Bridge, &name("t"), Ownership::Owned);
+        let c = t.add_chain(name(chain), ChainKind::Regular, Ownership::Owned);
+        let m = t.add_map(Map {
+            name: name("m"),
+            key: vec![KeyType::IfIndex],
+            interval: false,
+            elements: vec![(
+                vec![Value::Ifname(Ifname::new(port).unwrap())],
+                Verdict::Jump(c),
+            )],
+        });
+        t.commands = Commands::Append {
+            steps: vec![
+                (1, Step::CreateChain(c)),
+                (2, Step::ReplaceElement { map: m, index: 0 }),
+            ],
+            spelling: Spelling::Ethernet,
+        };
+        rs
+    }
+
+    #[test]
+    fn merged_steps_follow_their_chains_and_elements() {
+        let mut a = appended("a", "vnet0");
+        a.merge(appended("b", "vnet1"));
+        assert_eq!(validate(&a), Ok(()));
+        let t = &a.tables[0];
+        let Commands::Append { steps, .. } = &t.commands else {
+            panic!("still appended");
+        };
+        let b = t.chain_id("b").unwrap();
+        assert_eq!(steps[2], (1, Step::CreateChain(b)));
+        assert_eq!(
+            steps[3],
+            (
+                2,
+                Step::ReplaceElement {
+                    map: MapId(0),
+                    index: 1
+                }
+            )
+        );
+        assert_eq!(t.maps[0].elements[1].1, Verdict::Jump(b));
     }
 }

@@ -732,7 +732,13 @@ mod tests {
         assert!(messages(&rs, Limits::NFT)[0].contains("increasing sequence numbers (5 then 2)"));
         rs.tables[0].chain_mut(c).rules.reverse();
         rs.tables[0].commands = Commands::Append {
-            steps: vec![(1, Step::ReplaceElement { map: crate::MapId(0), index: 0 })],
+            steps: vec![(
+                1,
+                Step::ReplaceElement {
+                    map: crate::MapId(0),
+                    index: 0,
+                },
+            )],
             spelling: crate::Spelling::Inet,
         };
         assert!(messages(&rs, Limits::NFT)[0].contains("step 1 refers to a missing"));

@@ -125,9 +125,8 @@ mod tests {
         let got: Vec<String> = ["a b", "c x", "e f"].map(String::from).to_vec();
         let report = difference(&want, &got).unwrap();
         assert!(
-            report.starts_with(
-                "first difference at command 2:\n  expected: c d\n  actual:   c x\n"
-            ),
+            report
+                .starts_with("first difference at command 2:\n  expected: c d\n  actual:   c x\n"),
             "{report}"
         );
         assert!(report.contains("-c d\n+c x"), "{report}");

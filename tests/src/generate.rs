@@ -121,7 +121,9 @@ fn sources(docs: &[Document]) -> Vec<(String, String)> {
 
 /// A host of `networks` networks of the mixed modes and `ports` bound ports.
 pub fn host(networks: usize, ports: usize) -> Host {
-    host_with(networks, ports, |i| (Mode::of(i), i % 3 == 0, i % 7 == 3))
+    host_with(networks, ports, |i| {
+        (Mode::of(i), i.is_multiple_of(3), i % 7 == 3)
+    })
 }
 
 /// A host of `networks` IPv4-only networks all in `mode`, each with DHCP like
@@ -169,7 +171,7 @@ fn network_xml(n: &Network) -> String {
     let _ = writeln!(x, "  <name>net{i}</name>");
     let _ = writeln!(x, "  <bridge name='{}'/>", n.bridge);
     match n.mode {
-        Mode::Nat if n.dual_stack && i % 2 == 0 => {
+        Mode::Nat if n.dual_stack && i.is_multiple_of(2) => {
             x.push_str("  <forward mode='nat'>\n    <nat ipv6='yes'/>\n  </forward>\n")
         }
         Mode::Nat => x.push_str("  <forward mode='nat'/>\n"),

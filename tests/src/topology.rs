@@ -21,7 +21,7 @@ use std::fmt;
 use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
 use crate::netns::{unavailable, which, Netns};
@@ -200,7 +200,7 @@ fn python() -> Option<PathBuf> {
 }
 
 /// A listener process, killed on drop.
-struct Listener(Child);
+pub struct Listener(Child);
 
 impl Drop for Listener {
     fn drop(&mut self) {
@@ -313,50 +313,63 @@ link set vg2 master virbr11 up
 
     /// Starts `m`'s listener and waits until it accepts connections.
     fn listen(&self, m: Machine) -> Listener {
-        let python = self.python.to_str().expect("a UTF-8 path");
-        let child = self
-            .netns(m)
-            .command(python)
-            .args(["-c", LISTENER, &PORT.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting the listener on {}: {e}", m.name()));
-        let mut listener = Listener(child);
-        let mut line = String::new();
-        let stdout = listener.0.stdout.as_mut().expect("stdout is piped");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .unwrap_or_else(|e| panic!("reading the listener on {}: {e}", m.name()));
-        assert_eq!(
-            line,
-            "ready\n",
-            "the listener on {} did not start",
-            m.name()
-        );
-        listener
+        listen_with(&self.python, self.netns(m), m.name(), PORT)
     }
 
     /// Connects from `from` to `to`'s listener and reports how it went.
     pub fn probe(&self, from: Machine, to: Machine) -> Outcome {
-        let python = self.python.to_str().expect("a UTF-8 path");
-        let out = self
-            .netns(from)
-            .run(
-                python,
-                &[
-                    "-c",
-                    CLIENT,
-                    &to.address().to_string(),
-                    &PORT.to_string(),
-                    TIMEOUT_SECONDS,
-                ],
-                None,
-            )
-            .unwrap_or_else(|f| panic!("probe {} -> {}: {f}", from.name(), to.name()));
-        parse(&out)
-            .unwrap_or_else(|| panic!("probe {} -> {} printed {out:?}", from.name(), to.name()))
+        connect_with(&self.python, self.netns(from), to.address(), PORT)
     }
+}
+
+/// Starts a listener on `port` in `ns` (answering with the peer's address,
+/// as the topology's do) and waits until it accepts connections; it is
+/// killed when dropped. For tests that build their own machines (see
+/// [`Topology::unavailable`] for what they need).
+pub fn listen(ns: &Netns, port: u16) -> Listener {
+    let python = python().expect("python3 is installed (see Topology::unavailable)");
+    listen_with(&python, ns, ns.name(), port)
+}
+
+/// Connects once from `ns` to `to`, port `port`, with the topology's short
+/// timeout, and reports how it went.
+pub fn connect(ns: &Netns, to: IpAddr, port: u16) -> Outcome {
+    let python = python().expect("python3 is installed (see Topology::unavailable)");
+    connect_with(&python, ns, to, port)
+}
+
+fn listen_with(python: &Path, ns: &Netns, name: &str, port: u16) -> Listener {
+    let python = python.to_str().expect("a UTF-8 path");
+    let child = ns
+        .command(python)
+        .args(["-c", LISTENER, &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting the listener on {name}: {e}"));
+    let mut listener = Listener(child);
+    let mut line = String::new();
+    let stdout = listener.0.stdout.as_mut().expect("stdout is piped");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap_or_else(|e| panic!("reading the listener on {name}: {e}"));
+    assert_eq!(line, "ready\n", "the listener on {name} did not start");
+    listener
+}
+
+fn connect_with(python: &Path, ns: &Netns, to: IpAddr, port: u16) -> Outcome {
+    let python = python.to_str().expect("a UTF-8 path");
+    let args = [
+        "-c",
+        CLIENT,
+        &to.to_string(),
+        &port.to_string(),
+        TIMEOUT_SECONDS,
+    ];
+    let out = ns
+        .run(python, &args, None)
+        .unwrap_or_else(|f| panic!("probe {} -> {to}:{port}: {f}", ns.name()));
+    parse(&out).unwrap_or_else(|| panic!("probe {} -> {to}:{port} printed {out:?}", ns.name()))
 }
 
 fn parse(line: &str) -> Option<Outcome> {

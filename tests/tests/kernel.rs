@@ -310,7 +310,12 @@ fn nwfilter_bindings_load_and_tear_down_exactly() {
     );
     let ssh = write(
         "ssh.xml",
-        binding_xml("vnet1", "52:54:00:aa:bb:cd", "fwc-ssh-only", &[("IP", "10.0.0.7")]),
+        binding_xml(
+            "vnet1",
+            "52:54:00:aa:bb:cd",
+            "fwc-ssh-only",
+            &[("IP", "10.0.0.7")],
+        ),
     );
     let mut failures = Vec::new();
     for inputs in [vec![clean.clone()], vec![clean, ssh]] {
@@ -338,7 +343,10 @@ fn nwfilter_bindings_load_and_tear_down_exactly() {
             }
             let installed = ns.ruleset();
             if expect_rules == (installed == before) {
-                failures.push(format!("{case}: setup changed the ruleset: {}", !expect_rules));
+                failures.push(format!(
+                    "{case}: setup changed the ruleset: {}",
+                    !expect_rules
+                ));
             }
             if let Err(e) = load(&ns, target, &teardown) {
                 failures.push(format!("{case}: teardown rejected: {e}\n{teardown}"));

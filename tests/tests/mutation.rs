@@ -562,69 +562,58 @@ fn files_of(dirs: &[&str]) -> Vec<PathBuf> {
         .collect()
 }
 
-#[test]
-fn mutated_corpus_inputs_never_panic_hang_or_produce_rejected_rulesets() {
+/// Mutates the files of `dirs`, compiles every mutant, checks the artifacts
+/// in a kernel and returns the tally with every failure (kernel ones too).
+fn mutate_and_check(kind: &str, dirs: &[&str], per_file: u64) -> Tally {
     let started = Instant::now();
-    let networks = files_of(&["network", "network-xml"]);
-    let filters = files_of(&["nwfilter-tests", "nwfilter-library"]);
-    assert!(networks.len() >= 58 && filters.len() >= 65);
-
-    let mut net = Tally::default();
-    run_mutants(&networks, PER_NETWORK_FILE, &mut net);
-    let mut filt = Tally::default();
-    run_mutants(&filters, PER_FILTER_FILE, &mut filt);
+    let files = files_of(dirs);
+    let mut tally = Tally::default();
+    run_mutants(&files, per_file, &mut tally);
     let compiled_in = started.elapsed();
-
-    let mut failures = net.failures.clone();
-    failures.extend(filt.failures.iter().cloned());
     let mut kernel = String::from("kernel checks skipped");
-    if let Some(ns) = Netns::for_test("mutated_corpus_inputs") {
-        let mut all = Tally::default();
-        for t in [&net, &filt] {
-            all.nft.extend(t.nft.clone());
-            all.iptables.extend(t.iptables.clone());
-            all.interfaces.extend(t.interfaces.iter().cloned());
-        }
-        let (nft, ipt, kernel_failures) = kernel_check(&ns, &all);
+    if let Some(ns) = Netns::for_test(&format!("mutated {kind} inputs")) {
+        let (nft, ipt, failures) = kernel_check(&ns, &tally);
         kernel = format!(
-            "kernel: {nft} distinct nft scripts checked with nft -c, {ipt} distinct iptables \
-             scripts loaded, {} interfaces, {} rejected",
-            all.interfaces.len(),
-            kernel_failures.len()
+            "{nft} distinct nft scripts checked with nft -c, {ipt} distinct iptables scripts \
+             loaded, {} interfaces, {} rejected",
+            tally.interfaces.len(),
+            failures.len()
         );
-        failures.extend(kernel_failures);
-    }
-
-    for (kind, t) in [("network", &net), ("filter", &filt)] {
-        eprintln!(
-            "mutation: {} {kind} mutants x {} configurations: {} compiled, {} rejected with \
-             diagnostics, {} failures",
-            t.mutants,
-            CONFIGS.len(),
-            t.compiled,
-            t.rejected,
-            t.failures.len()
-        );
+        tally.failures.extend(failures);
     }
     eprintln!(
-        "mutation: {kernel}; compiled in {compiled_in:.1?}, {:.1?} in all",
+        "mutation: {} {kind} mutants x {} configurations: {} compiled, {} rejected with \
+         diagnostics; kernel: {kernel}; {} failures; compiled in {compiled_in:.1?}, {:.1?} in all",
+        tally.mutants,
+        CONFIGS.len(),
+        tally.compiled,
+        tally.rejected,
+        tally.failures.len(),
         started.elapsed()
     );
+    tally
+}
 
-    assert!(failures.is_empty(), "{}", summary(&failures));
-    assert!(
-        net.mutants >= MINIMUM,
-        "only {} network mutants",
-        net.mutants
-    );
-    assert!(
-        filt.mutants >= MINIMUM,
-        "only {} filter mutants",
-        filt.mutants
-    );
+#[test]
+fn mutated_network_inputs_never_panic_hang_or_produce_rejected_rulesets() {
+    let t = mutate_and_check("network", &["network", "network-xml"], PER_NETWORK_FILE);
+    assert!(t.failures.is_empty(), "{}", summary(&t.failures));
+    assert!(t.mutants >= MINIMUM, "only {} network mutants", t.mutants);
     // The mutants must exercise both sides: real artifacts and real errors.
-    assert!(net.compiled > 0 && net.rejected > 0);
-    assert!(!net.nft.is_empty() && !net.iptables.is_empty());
+    assert!(t.compiled > 0 && t.rejected > 0);
+    assert!(!t.nft.is_empty() && !t.iptables.is_empty());
+}
+
+#[test]
+fn mutated_filter_inputs_never_panic_hang_or_produce_rejected_rulesets() {
+    let t = mutate_and_check(
+        "filter",
+        &["nwfilter-tests", "nwfilter-library"],
+        PER_FILTER_FILE,
+    );
+    assert!(t.failures.is_empty(), "{}", summary(&t.failures));
+    assert!(t.mutants >= MINIMUM, "only {} filter mutants", t.mutants);
+    assert!(t.rejected > 0);
 }
 
 #[test]

@@ -44,7 +44,14 @@ fn round_trip(target: Target, layout: Layout) -> Result<(), String> {
     };
     let inputs = clean_traffic();
     let build = |direction| {
-        compile(&inputs.files, &stock_filters(), target, layout, Format::Script, direction)
+        compile(
+            &inputs.files,
+            &stock_filters(),
+            target,
+            layout,
+            Format::Script,
+            direction,
+        )
     };
     let setup = build(Direction::Setup);
     let teardown = build(Direction::Teardown);
@@ -92,7 +99,10 @@ fn clean_traffic_loads_and_tears_down_exactly() {
     for layout in [Layout::Libvirt, Layout::Fwc] {
         for target in [Target::Nft, Target::NftJson] {
             if let Err(e) = round_trip(target, layout) {
-                failures.push(format!("--target {} --layout {layout:?}: {e}", target.name()));
+                failures.push(format!(
+                    "--target {} --layout {layout:?}: {e}",
+                    target.name()
+                ));
             }
         }
     }
@@ -170,7 +180,10 @@ fn fwc_layout_loads_through_ebtables() {
     let setup = build(Direction::Setup);
     let teardown = build(Direction::Teardown);
     assert!(
-        setup.artifact.text.contains("-A in_l2 -o vnet0 -j vnet0-in"),
+        setup
+            .artifact
+            .text
+            .contains("-A in_l2 -o vnet0 -j vnet0-in"),
         "{}",
         setup.artifact.text
     );
@@ -179,8 +192,14 @@ fn fwc_layout_loads_through_ebtables() {
     let listing = ns
         .run("ebtables", &["-t", "nat", "-L"], None)
         .unwrap_or_else(|f| panic!("{f}"));
-    assert!(listing.contains("-s 52:54:00:aa:bb:cc -j RETURN"), "{listing}");
-    assert!(listing.contains("--arp-ip-src 10.0.0.5 -j RETURN"), "{listing}");
+    assert!(
+        listing.contains("-s 52:54:00:aa:bb:cc -j RETURN"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("--arp-ip-src 10.0.0.5 -j RETURN"),
+        "{listing}"
+    );
     load(&ns, Target::Ebtables, &teardown.artifact.text).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         ns.ruleset() == before,

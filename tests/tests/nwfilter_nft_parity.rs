@@ -145,6 +145,13 @@ fn the_common_part_is_what_libvirt_creates_once() {
         1024,
         "the same-ip-set has 1024 pairs"
     );
-    assert!(c[2].ends_with("0.0.0.255 . 0.0.0.255 , '}'"), "{}", &c[2][c[2].len() - 40..]);
-    assert_eq!(c[19], "nft add chain bridge libvirt_nwfilter_inet n-vnet0-out '{ }'");
+    assert!(
+        c[2].ends_with("0.0.0.255 . 0.0.0.255 , '}'"),
+        "{}",
+        &c[2][c[2].len() - 40..]
+    );
+    assert_eq!(
+        c[19],
+        "nft add chain bridge libvirt_nwfilter_inet n-vnet0-out '{ }'"
+    );
 }

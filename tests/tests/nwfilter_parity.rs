@@ -68,9 +68,11 @@ fn port_chain(chain: &str) -> bool {
     let root = ["libvirt-I-", "libvirt-O-", "libvirt-J-", "libvirt-P-"]
         .iter()
         .any(|p| chain.strip_prefix(p) == Some("vnet0"));
-    let sub = ["I-", "O-", "J-", "P-"]
-        .iter()
-        .any(|p| chain.strip_prefix(p).is_some_and(|r| r.starts_with("vnet0-")));
+    let sub = ["I-", "O-", "J-", "P-"].iter().any(|p| {
+        chain
+            .strip_prefix(p)
+            .is_some_and(|r| r.starts_with("vnet0-"))
+    });
     let xt = ["FI-", "FO-", "HI-", "FJ-", "FP-", "HJ-"]
         .iter()
         .any(|p| chain.strip_prefix(p) == Some("vnet0"));
@@ -120,23 +122,31 @@ fn ebiptables_commands_match_libvirt() {
     let cases = cases("-linux.args");
     assert_eq!(cases.len(), 39, "expected libvirt's 39 ebiptables tests");
     let mut failures = Vec::new();
-    let mut passed = Vec::new();
+    let mut passed = 0;
     for (name, xml, args) in &cases {
+        let mut row = Vec::new();
         for (target, binary) in TOOLS {
             let want = expected(args, binary);
             let report = match actual(xml, target) {
                 Ok(got) => check(&want, &got),
                 Err(diags) => Some(format!("compilation failed:\n{diags}")),
             };
-            match report {
-                Some(report) => failures.push(format!("=== {name} ({binary}) ===\n{report}")),
-                None => passed.push(format!("{name}/{binary}")),
-            }
+            let verdict = match report {
+                Some(report) => {
+                    failures.push(format!("=== {name} ({binary}) ===\n{report}"));
+                    "DIFFERS"
+                }
+                None => {
+                    passed += 1;
+                    "ok"
+                }
+            };
+            row.push(format!("{binary} {verdict} ({} commands)", want.len()));
         }
+        eprintln!("{name:16} {}", row.join(", "));
     }
     eprintln!(
-        "{} of {} test x tool comparisons match libvirt",
-        passed.len(),
+        "{passed} of {} test x tool comparisons match libvirt",
         cases.len() * TOOLS.len()
     );
     assert!(
@@ -173,10 +183,16 @@ fn chain_creation_and_links_appear_where_libvirt_runs_them() {
     );
 
     let got = actual(&dir.join("rarp.xml"), Target::Ebtables).unwrap();
-    assert!(!got.iter().any(|c| c.contains("libvirt-P-vnet0")), "{got:#?}");
+    assert!(
+        !got.iter().any(|c| c.contains("libvirt-P-vnet0")),
+        "{got:#?}"
+    );
 
     // No iptables rule in the filter: no iptables commands at all.
-    assert_eq!(actual(&dir.join("rarp.xml"), Target::Iptables).unwrap(), Vec::<String>::new());
+    assert_eq!(
+        actual(&dir.join("rarp.xml"), Target::Iptables).unwrap(),
+        Vec::<String>::new()
+    );
     let got = actual(&dir.join("tcp.xml"), Target::Iptables).unwrap();
     assert_eq!(got[0], "iptables -w -N libvirt-in");
     assert!(got.contains(&"iptables -w -I FORWARD 2 -j libvirt-out".to_string()));
@@ -193,8 +209,70 @@ fn extra_port_rules_are_caught() {
         "iptables -w -A FJ-vnet0 -p all -j ACCEPT",
     ]);
     let report = check(&want, &got).unwrap();
-    assert!(report.contains("first extra: iptables -w -A FJ-vnet0 -p all -j ACCEPT"), "{report}");
+    assert!(
+        report.contains("first extra: iptables -w -A FJ-vnet0 -p all -j ACCEPT"),
+        "{report}"
+    );
     assert!(check(&want, &got[..2]).is_none());
     assert!(port_chain("J-vnet0-arp") && port_chain("libvirt-O-vnet0") && port_chain("HI-vnet0"));
     assert!(!port_chain("libvirt-in") && !port_chain("PREROUTING") && !port_chain("FI-vnet01"));
+}
+
+/// `ref-rule.xml` (no expectation of its own) refers to the stock
+/// `clean-traffic` and adds rules: with the stock library, its rules and
+/// clean-traffic's land in their chains, the root filter's own rules first.
+#[test]
+fn a_test_filter_referring_to_stock_filters_binds_them_too() {
+    let xml = fwc_tests::corpus::libvirt().join("nwfilter-tests/ref-rule.xml");
+    let lib = fwc_tests::nwfilter::library_with(&[]);
+    let mut params = harness_params();
+    params.push(("MAC".into(), "52:54:00:aa:bb:cc".into()));
+    params.push(("IP".into(), "10.0.0.5".into()));
+    let run = |target| {
+        let opts = Options {
+            target,
+            layout: Layout::Libvirt,
+            format: Format::Commands,
+            direction: Direction::Setup,
+            optimize: false,
+            port: Some(ir::Ifname::new("vnet0").expect("a valid name")),
+            params: params.clone(),
+        };
+        let files = load_paths(std::slice::from_ref(&xml)).expect("readable");
+        let out = compile_files_with_filters(&files, Some(lib.path()), &opts)
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        out.artifact
+            .text
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let eb = run(Target::Ebtables);
+    let want: Vec<String> = [
+        "-A libvirt-J-vnet0 -j J-vnet0-mac",
+        "-A libvirt-J-vnet0 -s 01:02:03:04:05:06/ff:ff:ff:ff:ff:ff -p 0x806 -j ACCEPT",
+        "-A libvirt-J-vnet0 -j DROP",
+        "-A J-vnet0-mac -s 52:54:00:aa:bb:cc -j RETURN",
+        "-A J-vnet0-ipv4-ip -p ipv4 --ip-source 10.0.0.5 -j RETURN",
+    ]
+    .iter()
+    .map(|c| format!("ebtables --concurrent -t nat {c}"))
+    .collect();
+    in_order(&want, &eb).unwrap_or_else(|e| panic!("{e}\n{}", eb.join("\n")));
+    let ipt = run(Target::Iptables);
+    assert!(
+        ipt.contains(
+            &"iptables -w -A FJ-vnet0 -p tcp -m mac --mac-source 01:02:03:04:05:06 \
+         --destination 10.1.2.3/32 -m dscp --dscp 2 -m conntrack --ctstate NEW,ESTABLISHED -m \
+         conntrack --ctdir Original -j RETURN"
+                .to_string()
+        ),
+        "{ipt:#?}"
+    );
+    let ip6 = run(Target::Ip6tables);
+    assert!(
+        ip6.iter()
+            .any(|c| c.starts_with("ip6tables -w -A HJ-vnet0 -p udp")),
+        "{ip6:#?}"
+    );
 }

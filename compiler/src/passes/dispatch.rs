@@ -31,7 +31,7 @@
 //! makes them, stay as they are). When each key has a single rule and the
 //! rules are otherwise equal, a set is better and the run is left to merge.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ir::{
     ChainId, ChainKind, CmpOp, Field, IpFamily, MapRef, Match, Ownership, Provenance, Rule,
@@ -39,12 +39,16 @@ use ir::{
 };
 
 use super::analysis::{
-    family, has_seq, is_point, matches_conflict, rule_excludes, values_disjoint,
+    family, has_seq, is_point, matches_conflict, rule_excludes, same_effect, values_disjoint,
 };
 use super::naming::{value_word, Names};
 
 /// How many rules past the last member a run looks for more.
 pub const MAX_GAP: usize = 64;
+
+/// How many rule pairs one run may compare to move rules out of its way;
+/// past that the run ends where it is (a bound on pathological chains).
+pub const MAX_CHECKS: usize = 1 << 20;
 
 /// Why the optimiser's dispatch maps exist, for their provenance.
 const WHY: &str = "dispatch to a chain per key, built by the optimiser";
@@ -95,12 +99,8 @@ fn key_of(r: &Rule, f: Field) -> Option<(usize, Vec<&Value>)> {
             v if dispatchable(v) => vec![v],
             _ => return None,
         };
-        let mut seen = Vec::with_capacity(keys.len());
-        keys.retain(|k| {
-            let new = !seen.contains(k);
-            seen.push(*k);
-            new
-        });
+        let mut seen = HashSet::with_capacity(keys.len());
+        keys.retain(|k| seen.insert(*k));
         Some((i, keys))
     })
 }
@@ -155,8 +155,8 @@ impl Plan {
 }
 
 fn dispatch_chain(t: &mut Table, cid: ChainId, names: &mut Names) {
-    // Per field, the last rule a failed attempt looked at: starting again
-    // inside that span would find the same or less.
+    // Per field, the last rule an attempt that was not carried out looked
+    // at: starting again inside that span would find the same or less.
     let mut exhausted: HashMap<Field, usize> = HashMap::new();
     // Each rule's IP family, recomputed when the chain changes.
     let mut fams: Vec<Option<IpFamily>> = Vec::new();
@@ -179,7 +179,13 @@ fn dispatch_chain(t: &mut Table, cid: ChainId, names: &mut Names) {
             }
             match plan(rules, &fams, i, f) {
                 Ok(p) => {
-                    if best.as_ref().map_or(true, |b| p.score() > b.score()) {
+                    // Starting again inside this run would find less.
+                    exhausted.insert(f, p.last);
+                    let better = match &best {
+                        Some(b) => p.score() > b.score(),
+                        None => true,
+                    };
+                    if p.score() > 0 && p.pays() && better {
                         best = Some(p);
                     }
                 }
@@ -188,9 +194,11 @@ fn dispatch_chain(t: &mut Table, cid: ChainId, names: &mut Names) {
                 }
             }
         }
-        if let Some(p) = best.filter(|p| p.score() > 0 && p.pays()) {
+        if let Some(p) = best {
             apply(t, cid, i, p, names);
+            // The chain changed: indices and families are new.
             fams.clear();
+            exhausted.clear();
         }
         i += 1;
     }
@@ -210,10 +218,15 @@ impl Keys {
     /// (`None`); `None` overall if a key overlaps a key without equalling it.
     fn place(&self, keys: &[&Value]) -> Option<Vec<Option<usize>>> {
         let mut out = Vec::with_capacity(keys.len());
+        let mut ranges_so_far = false;
         for (n, v) in keys.iter().enumerate() {
-            if keys[..n].iter().any(|w| !values_disjoint(w, v)) {
+            // Distinct single values never overlap (key_of dropped repeats);
+            // a range may overlap anything.
+            let point = is_point(v);
+            if (!point || ranges_so_far) && keys[..n].iter().any(|w| !values_disjoint(w, v)) {
                 return None;
             }
+            ranges_so_far |= !point;
             match self.by_key.get(*v) {
                 Some(&g) => out.push(Some(g)),
                 None => {
@@ -268,27 +281,27 @@ fn plan(rules: &[Rule], fams: &[Option<IpFamily>], i: usize, f: Field) -> Result
         None => 2,
     };
     let mut last = i;
+    let mut checks = 0;
     for (j, r) in rules.iter().enumerate().skip(i + 1) {
         if j - last > MAX_GAP {
             break;
         }
         // A run that leaves more behind than it takes in never pays.
-        if skipped.len() > members + MAX_GAP {
+        if skipped.len() > members + MAX_GAP || checks > MAX_CHECKS {
             break;
         }
         let joined = key_of(r, f).and_then(|(pos, ks)| {
             let places = keys.place(&ks)?;
             // Rules of the other IP family are disjoint from `r` already.
-            let commutes = |list: &[usize]| {
+            let lists: [&[usize]; 2] = match fams[j] {
+                Some(_) => [&skipped_by_family[slot(fams[j])], &skipped_by_family[2]],
+                None => [&skipped, &[]],
+            };
+            checks += lists[0].len() + lists[1].len();
+            let ok = lists.iter().all(|list| {
                 list.iter()
                     .all(|&s| disjoint_families(fams[s], fams[j]) || matches_conflict(&rules[s], r))
-            };
-            let ok = match fams[j] {
-                Some(_) => {
-                    commutes(&skipped_by_family[slot(fams[j])]) && commutes(&skipped_by_family[2])
-                }
-                None => commutes(&skipped),
-            };
+            });
             ok.then_some((pos, ks, places))
         });
         match joined {
@@ -347,19 +360,29 @@ fn excludes_all(r: &Rule, f: Field, keys: &[Match]) -> bool {
     keys.iter().all(|k| rule_excludes(r, k))
 }
 
-/// Whether every key has one rule and the rules are equal but for the key.
+/// Whether every key has one rule and the rules are equal but for the key
+/// (or are one rule over a set already).
 fn better_as_set(rules: &[Rule], groups: &[(Value, Vec<(usize, usize)>)]) -> bool {
     if groups.iter().any(|(_, g)| g.len() != 1) {
         return false;
     }
-    let without_key = |&(j, pos): &(usize, usize)| {
-        let r: &Rule = &rules[j];
-        let mut ms = r.matches.clone();
-        ms.remove(pos);
-        (ms, &r.statements, &r.verdict, &r.comment)
-    };
-    let first = without_key(&groups[0].1[0]);
-    groups[1..].iter().all(|(_, g)| without_key(&g[0]) == first)
+    let (j0, p0) = groups[0].1[0];
+    groups[1..].iter().all(|(_, g)| {
+        let (j, p) = g[0];
+        j == j0 || same_but_key(&rules[j0], p0, &rules[j], p)
+    })
+}
+
+/// Whether two rules are equal except for the matches at `pa` and `pb`.
+fn same_but_key(a: &Rule, pa: usize, b: &Rule, pb: usize) -> bool {
+    fn others(r: &Rule, p: usize) -> impl Iterator<Item = &Match> {
+        r.matches
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| *i != p)
+            .map(|(_, m)| m)
+    }
+    a.matches.len() == b.matches.len() && same_effect(a, b) && others(a, pa).eq(others(b, pb))
 }
 
 /// Carries out a plan: per-key chains, the map in place of the run, the

@@ -24,12 +24,12 @@
 //! hashing each rule with one match position left out, so a round is linear
 //! in the chain's length.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use ir::{CmpOp, Rule, Ruleset, SetRef, Value};
 
-use super::analysis::{ends_evaluation, has_seq, same_effect, values_disjoint};
+use super::analysis::{ends_evaluation, has_seq, is_point, items, same_effect, values_disjoint};
 
 /// Rounds of merging per chain, at most.
 pub const MAX_ROUNDS: usize = 8;
@@ -64,6 +64,7 @@ fn round(rules: Vec<Rule>) -> Vec<Rule> {
     // Rules of the current run of same-effect terminal rules, by the hash
     // of each with one match position left out.
     let mut run: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut grown = Grown::default();
     for rule in rules {
         let continues_run = ends_evaluation(&rule)
             && out
@@ -73,10 +74,13 @@ fn round(rules: Vec<Rule>) -> Vec<Rule> {
             run.clear();
         }
         let target = if continues_run {
-            find_in_run(&run, &out, &rule)
+            find_in_run(&run, &out, &rule, &grown)
         } else {
+            let k = out.len().wrapping_sub(1);
             out.last()
-                .and_then(|last| merge_position(last, &rule).map(|p| (out.len() - 1, p)))
+                .and_then(|last| merge_position(last, &rule))
+                .filter(|&p| grown.joinable(&out, k, p, &rule.matches[p].value))
+                .map(|p| (k, p))
         };
         match target {
             Some((k, p)) => {
@@ -85,7 +89,8 @@ fn round(rules: Vec<Rule>) -> Vec<Rule> {
                     &mut rule.matches[p].value,
                     Value::Set(SetRef::Anonymous(Vec::new())),
                 );
-                let size = absorb(&mut out[k].matches[p].value, added);
+                grown.absorb(&mut out, k, p, added);
+                let size = items(&out[k].matches[p].value).map_or(0, <[Value]>::len);
                 // Its other holes changed with the new value. Rules over big
                 // sets rarely merge again elsewhere; the next round finds
                 // them if they do, without rehashing the set on every merge.
@@ -118,13 +123,17 @@ fn find_in_run(
     run: &HashMap<u64, Vec<usize>>,
     out: &[Rule],
     rule: &Rule,
+    grown: &Grown,
 ) -> Option<(usize, usize)> {
     (0..rule.matches.len())
         .filter(|&p| mergeable(&rule.matches[p].value))
         .find_map(|p| {
             run.get(&hole_hash(rule, p))?
                 .iter()
-                .find(|&&k| merge_position(&out[k], rule) == Some(p))
+                .find(|&&k| {
+                    merge_position(&out[k], rule) == Some(p)
+                        && grown.joinable(out, k, p, &rule.matches[p].value)
+                })
                 .map(|&k| (k, p))
         })
 }
@@ -144,7 +153,9 @@ fn hole_hash(rule: &Rule, p: usize) -> u64 {
     h.finish()
 }
 
-/// The one position where `a` and `b` differ, if they can merge there.
+/// The one position where `a` and `b` differ, if they have the same effect
+/// and compare the same field for equality there (whether the values can be
+/// joined is [`Grown::joinable`]'s question).
 fn merge_position(a: &Rule, b: &Rule) -> Option<usize> {
     if a.matches.len() != b.matches.len() || !same_effect(a, b) {
         return None;
@@ -156,15 +167,74 @@ fn merge_position(a: &Rule, b: &Rule) -> Option<usize> {
         .enumerate()
         .filter(|(_, (x, y))| x != y);
     let (p, (x, y)) = differ.next()?;
-    if differ.next().is_some()
-        || x.field != y.field
-        || x.op != CmpOp::Eq
-        || y.op != CmpOp::Eq
-        || !joinable(&x.value, &y.value)
-    {
+    if differ.next().is_some() || x.field != y.field || x.op != CmpOp::Eq || y.op != CmpOp::Eq {
         return None;
     }
     Some(p)
+}
+
+/// Sets of single values (interfaces, protocols, ports, MACs, addresses)
+/// that merging has grown past [`HASHED_FROM`] values, hashed by output rule
+/// and match position, so that one more merge costs a lookup rather than a
+/// comparison with every value (which would make a chain of N per-bridge
+/// rules quadratic).
+#[derive(Default)]
+struct Grown {
+    points: HashMap<(usize, usize), HashSet<Value>>,
+}
+
+/// Sets this big get hashed.
+const HASHED_FROM: usize = 16;
+
+impl Grown {
+    /// Whether `new` can join the value at match `p` of rule `k`: both
+    /// mergeable and sharing no packet value.
+    fn joinable(&self, out: &[Rule], k: usize, p: usize, new: &Value) -> bool {
+        if !mergeable(new) {
+            return false;
+        }
+        let Some(new_items) = items(new) else {
+            return false;
+        };
+        if let Some(known) = self.points.get(&(k, p)) {
+            if new_items.iter().all(is_point) {
+                return new_items.iter().all(|v| !known.contains(v));
+            }
+        }
+        let old = &out[k].matches[p].value;
+        mergeable(old) && values_disjoint(old, new)
+    }
+
+    /// Adds `new`'s values to the value at match `p` of rule `k` (making it
+    /// a set), keeping the hash of single values in step.
+    fn absorb(&mut self, out: &mut [Rule], k: usize, p: usize, new: Value) {
+        let value = &mut out[k].matches[p].value;
+        if !matches!(value, Value::Set(SetRef::Anonymous(_))) {
+            let first = std::mem::replace(value, Value::Set(SetRef::Anonymous(Vec::new())));
+            *value = Value::Set(SetRef::Anonymous(vec![first]));
+        }
+        let Value::Set(SetRef::Anonymous(set)) = value else {
+            unreachable!("made a set above");
+        };
+        let added = match new {
+            Value::Set(SetRef::Anonymous(more)) => more,
+            scalar => vec![scalar],
+        };
+        let start = set.len();
+        set.extend(added);
+        match self.points.get_mut(&(k, p)) {
+            Some(known) if set[start..].iter().all(is_point) => {
+                known.extend(set[start..].iter().cloned())
+            }
+            Some(_) => {
+                self.points.remove(&(k, p));
+            }
+            None if set.len() >= HASHED_FROM && set.iter().all(is_point) => {
+                self.points.insert((k, p), set.iter().cloned().collect());
+            }
+            None => {}
+        }
+    }
 }
 
 /// Whether a value can be part of a merged set.
@@ -176,28 +246,6 @@ fn mergeable(v: &Value) -> bool {
         }
         _ => false,
     }
-}
-
-/// Whether `a ∪ b` can be one set: both mergeable, sharing no value.
-fn joinable(a: &Value, b: &Value) -> bool {
-    mergeable(a) && mergeable(b) && values_disjoint(a, b)
-}
-
-/// Adds `b`'s values to `a` in place (making `a` a set), and returns the
-/// set's size. [`joinable`] must have allowed it.
-fn absorb(a: &mut Value, b: Value) -> usize {
-    if !matches!(a, Value::Set(SetRef::Anonymous(_))) {
-        let first = std::mem::replace(a, Value::Set(SetRef::Anonymous(Vec::new())));
-        *a = Value::Set(SetRef::Anonymous(vec![first]));
-    }
-    let Value::Set(SetRef::Anonymous(items)) = a else {
-        unreachable!("made a set above");
-    };
-    match b {
-        Value::Set(SetRef::Anonymous(more)) => items.extend(more),
-        scalar => items.push(scalar),
-    }
-    items.len()
 }
 
 #[cfg(test)]
@@ -302,6 +350,31 @@ mod tests {
             got[0].contains("\"a\"") && got[0].contains("\"b\""),
             "{got:#?}"
         );
+    }
+
+    #[test]
+    fn big_sets_stay_free_of_repeats() {
+        // Past HASHED_FROM values the set is checked by hash: a repeated
+        // bridge must still end the merge (a counter would count it twice).
+        let count =
+            |m| Rule::new(Provenance::Layout("test"), vec![m], None).with(Statement::Counter);
+        let names: Vec<String> = (0..40).map(|i| format!("br{i}")).collect();
+        let mut rules: Vec<Rule> = names.iter().map(|n| count(iif(n))).collect();
+        rules.push(count(iif("br7")));
+        rules.push(count(iif("br40")));
+        let got = merged(rules);
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(
+            got[1].contains("br7") && got[1].contains("br40"),
+            "{got:#?}"
+        );
+        // The same in a run of accepts, where merging may reach back.
+        let mut rules: Vec<Rule> = names.iter().map(|n| accept(vec![iif(n)])).collect();
+        rules.push(accept(vec![iif("br3"), dport(L4Proto::Tcp, 22)]));
+        rules.push(accept(vec![iif("br41")]));
+        let got = merged(rules);
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(got[0].contains("br41"), "{got:#?}");
     }
 
     #[test]

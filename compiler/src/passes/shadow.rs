@@ -49,8 +49,11 @@ fn prune(rules: Vec<Rule>) -> Vec<Rule> {
 struct Index {
     /// By one equality match (`field == value`, prefixes truncated).
     anchored: HashMap<(Field, Value), Vec<usize>>,
-    /// Rules without an equality match to file them under.
-    loose: Vec<usize>,
+    /// Rules without an equality match to file them under, by the field of
+    /// their first match (a rule can only imply it with a match on that
+    /// field), and rules without matches, which shadow everything after.
+    loose: HashMap<Field, Vec<usize>>,
+    catch_all: Vec<usize>,
     /// The prefix lengths anchors use, per field: only supernets of these
     /// lengths can be anchors.
     lengths: HashMap<Field, BTreeSet<u8>>,
@@ -65,7 +68,10 @@ impl Index {
                 }
                 self.anchored.entry(key).or_default().push(at)
             }
-            None => self.loose.push(at),
+            None => match r.matches.first() {
+                Some(m) => self.loose.entry(m.field).or_default().push(at),
+                None => self.catch_all.push(at),
+            },
         }
     }
 
@@ -90,12 +96,19 @@ impl Index {
                 _ => {}
             }
         }
+        let mut fields: Vec<Field> = b.matches.iter().map(|m| m.field).collect();
+        if b.matches.iter().any(|m| required_proto(m).is_some()) {
+            fields.push(Field::L4Proto);
+        }
+        fields.sort_unstable();
+        fields.dedup();
         let mut found: Vec<usize> = keys
             .iter()
             .filter_map(|k| self.anchored.get(k))
+            .chain(fields.iter().filter_map(|f| self.loose.get(f)))
             .flatten()
+            .chain(&self.catch_all)
             .copied()
-            .chain(self.loose.iter().copied())
             .collect();
         found.sort_unstable();
         found.dedup();

@@ -27,8 +27,8 @@ use ir::{
 };
 
 use super::render::{render_rule, Arg};
-use crate::appended::Names;
 use super::unsupported;
+use crate::appended::Names;
 use crate::{Error, Note};
 
 /// ebtables' tables and the built-in chain of each hook in them.

@@ -338,7 +338,11 @@ fn range_text(v: &Value) -> Result<String, String> {
     let (start, end, range) = match v {
         Value::Ports(p) => (u64::from(p.start), u64::from(p.end), false),
         Value::Int(r) => (r.start, r.end, r.notation == Notation::Range),
-        other => return Err(format!("ebtables cannot compare with {other}; the rule is left out")),
+        other => {
+            return Err(format!(
+                "ebtables cannot compare with {other}; the rule is left out"
+            ))
+        }
     };
     Ok(if start == end && !range {
         start.to_string()
@@ -351,7 +355,9 @@ fn range_text(v: &Value) -> Result<String, String> {
 fn number_text(v: &Value) -> Result<String, String> {
     match v {
         Value::Int(r) if r.start == r.end => Ok(match r.notation {
-            Notation::Hex { width } => format!("0x{:0width$x}", r.start, width = usize::from(width)),
+            Notation::Hex { width } => {
+                format!("0x{:0width$x}", r.start, width = usize::from(width))
+            }
             _ => r.start.to_string(),
         }),
         other => Err(format!(
@@ -365,7 +371,9 @@ fn mac_text(v: &Value) -> Result<String, String> {
     match v {
         Value::Mac(m) => Ok(m.to_string()),
         Value::MacMasked { addr, mask } => Ok(format!("{addr}/{mask}")),
-        other => Err(format!("ebtables cannot compare a MAC address with {other}; the rule is left out")),
+        other => Err(format!(
+            "ebtables cannot compare a MAC address with {other}; the rule is left out"
+        )),
     }
 }
 
@@ -374,7 +382,9 @@ fn address_text(v: &Value) -> Result<String, String> {
     match v {
         Value::Prefix(n) => Ok(n.to_string()),
         Value::AddrRange(r) if r.start == r.end => Ok(r.start.to_string()),
-        other => Err(format!("ebtables cannot match the address {other}; the rule is left out")),
+        other => Err(format!(
+            "ebtables cannot match the address {other}; the rule is left out"
+        )),
     }
 }
 
@@ -553,11 +563,19 @@ fn match_args(matches: &[Match], family: Option<IpFamily>) -> Result<Vec<Arg>, S
                 opt(arp_option(a).expect("a MAC field"), mac_text(v)?, &mut out);
             }
             (Field::Arp(a @ (ArpField::SenderIp | ArpField::TargetIp)), v) => {
-                opt(arp_option(a).expect("an IP field"), address_text(v)?, &mut out);
+                opt(
+                    arp_option(a).expect("an IP field"),
+                    address_text(v)?,
+                    &mut out,
+                );
             }
             (Field::Arp(a), v) => match arp_option(a) {
                 Some(name) => opt(name, number_text(v)?, &mut out),
-                None => return Err("ebtables cannot compare this ARP field; the rule is left out".into()),
+                None => {
+                    return Err(
+                        "ebtables cannot compare this ARP field; the rule is left out".into(),
+                    )
+                }
             },
             (Field::Stp(s @ (StpField::RootAddress | StpField::SenderAddress)), v) => {
                 opt(stp_option(s), mac_text(v)?, &mut out);

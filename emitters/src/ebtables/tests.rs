@@ -369,3 +369,179 @@ fn kernel_setup_loads_and_teardown_restores() {
     // rules of own_table().
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "18");
 }
+
+/// libvirt's nwfilter layout as the lowering builds it: a table built by
+/// appends, chains built under staging names with ebtables' default ACCEPT
+/// policy, and the nwfilter fields in libvirt's spellings.
+fn appended() -> Ruleset {
+    let mut rs = Ruleset::default();
+    let t = rs.table_mut(Family::Bridge, &name("nat"), Ownership::External);
+    let pre = t.add_chain(
+        name("PREROUTING"),
+        ChainKind::Base {
+            hook: Hook::Prerouting,
+            ty: ChainType::Filter,
+            priority: -300,
+            policy: Policy::Accept,
+        },
+        Ownership::External,
+    );
+    let root = regular(t, "libvirt-I-vnet0");
+    let arp = regular(t, "I-vnet0-arp");
+    for (c, staging) in [(root, "libvirt-J-vnet0"), (arp, "J-vnet0-arp")] {
+        t.chain_mut(c).staging = Some(name(staging));
+        t.chain_mut(c).end_policy = Some(Policy::Accept);
+    }
+    let p = from("f.xml", 1, "rule");
+    let int = |v, n| Value::Int(IntRange::single(v).written(n));
+    let range = |a, b| Value::Int(IntRange::new(a, b).unwrap().written(Notation::Range));
+    let hex = Notation::Hex { width: 0 };
+    let masked = Value::MacMasked {
+        addr: MAC.parse().unwrap(),
+        mask: "ff:ff:ff:ff:ff:fe".parse().unwrap(),
+    };
+    t.chain_mut(root).rules = vec![
+        Rule::new(
+            Provenance::Layout("jump"),
+            vec![Match::eq(
+                Field::EtherType,
+                int(0x0806, Notation::Hex { width: 4 }),
+            )],
+            Some(Verdict::Jump(arp)),
+        )
+        .at_seq(2),
+        Rule::new(
+            p.clone(),
+            vec![
+                Match::eq(Field::EtherSaddr, masked),
+                Match::eq(Field::EtherType, int(0x0800, Notation::Name)),
+                Match::eq(Field::Saddr(IpFamily::V4), net("10.1.2.3/17")),
+                Match::eq(
+                    Field::Daddr(IpFamily::V4),
+                    Value::AddrRange(AddrRange::single("10.0.0.1".parse().unwrap())),
+                ),
+                Match::eq(
+                    Field::IpProto(IpFamily::V4),
+                    Value::Int(IntRange::single(255)),
+                ),
+                Match::eq(Field::Dscp(IpFamily::V4), int(0x32, hex)),
+            ],
+            Some(Verdict::Accept),
+        )
+        .at_seq(4),
+        Rule::new(
+            p.clone(),
+            vec![
+                Match::eq(Field::EtherType, int(0x86dd, Notation::Name)),
+                Match::eq(Field::IpProto(IpFamily::V6), Value::Proto(L4Proto::Tcp)),
+                Match::eq(Field::Sport(L4Proto::Tcp), range(65535, 65535)),
+                Match::eq(Field::IcmpCode(IpFamily::V6), range(10, 11)),
+            ],
+            Some(Verdict::Return),
+        )
+        .at_seq(5),
+        Rule::new(
+            p.clone(),
+            vec![
+                Match::eq(Field::EtherDaddr, mac()),
+                Match::eq(Field::EtherType, int(0x8100, hex)),
+                Match::eq(Field::VlanId, int(291, Notation::Decimal)),
+                Match::eq(Field::VlanEtherType, int(2054, Notation::Decimal)),
+            ],
+            None,
+        )
+        .at_seq(6),
+        Rule::new(
+            p.clone(),
+            vec![
+                Match::eq(
+                    Field::EtherDaddr,
+                    Value::Mac("01:80:c2:00:00:00".parse().unwrap()),
+                ),
+                Match::eq(Field::Stp(StpField::Type), int(18, Notation::Decimal)),
+                Match::eq(Field::Stp(StpField::RootPriority), range(4660, 9029)),
+                Match::eq(Field::Stp(StpField::SenderAddress), mac()),
+            ],
+            Some(Verdict::Drop),
+        )
+        .at_seq(7),
+    ];
+    t.chain_mut(arp).rules = vec![Rule::new(
+        p.clone(),
+        vec![
+            Match::eq(Field::EtherType, int(0x0806, hex)),
+            Match::eq(Field::Arp(ArpField::HwType), int(12, Notation::Decimal)),
+            Match::eq(Field::Arp(ArpField::ProtoType), int(0x22, hex)),
+            Match::eq(Field::Arp(ArpField::SenderIp), net("10.0.0.5/32")),
+            Match::eq(Field::Arp(ArpField::TargetMac), mac()),
+            Match::ne(Field::Arp(ArpField::Gratuitous), Value::Bool(true)),
+        ],
+        Some(Verdict::Return),
+    )
+    .at_seq(3)];
+    t.chain_mut(pre).rules = vec![Rule::new(
+        p,
+        vec![Match::eq(Field::IifName, ifname("vnet0"))],
+        Some(Verdict::Jump(root)),
+    )
+    .at_seq(8)];
+    t.commands = Commands::Append {
+        steps: vec![(0, Step::CreateChain(root)), (1, Step::CreateChain(arp))],
+        spelling: Spelling::Ethernet,
+    };
+    rs
+}
+
+#[test]
+fn appended_tables_are_built_in_sequence_and_renamed() {
+    let a = run(&appended(), Format::Commands, Direction::Setup);
+    assert!(a.notes.is_empty(), "{:?}", a.notes);
+    let got: Vec<&str> = a.text.lines().collect();
+    let eb = "ebtables --concurrent -t nat";
+    let want: Vec<String> = [
+        "-D PREROUTING -i vnet0 -j libvirt-J-vnet0",
+        "-F libvirt-J-vnet0",
+        "-X libvirt-J-vnet0",
+        // -N leaves ebtables' ACCEPT policy: no -P.
+        "-N libvirt-J-vnet0",
+        "-F J-vnet0-arp",
+        "-X J-vnet0-arp",
+        "-N J-vnet0-arp",
+        "-A libvirt-J-vnet0 -p 0x0806 -j J-vnet0-arp",
+        "-A J-vnet0-arp -p 0x806 --arp-htype 12 --arp-ptype 0x22 --arp-ip-src 10.0.0.5/32 \
+         --arp-mac-dst 52:54:00:9f:12:34 '!' --arp-gratuitous -j RETURN",
+        "-A libvirt-J-vnet0 -s 52:54:00:9f:12:34/ff:ff:ff:ff:ff:fe -p ipv4 --ip-source 10.1.2.3/17 \
+         --ip-destination 10.0.0.1 --ip-protocol 255 --ip-tos 0x32 -j ACCEPT",
+        "-A libvirt-J-vnet0 -p ipv6 --ip6-protocol 6 --ip6-source-port 65535:65535 \
+         --ip6-icmp-type 0:255/10:11 -j RETURN",
+        "-A libvirt-J-vnet0 -d 52:54:00:9f:12:34 -p 0x8100 --vlan-id 291 --vlan-encap 2054 -j CONTINUE",
+        "-A libvirt-J-vnet0 -d 01:80:c2:00:00:00 --stp-type 18 --stp-root-pri 4660:9029 \
+         --stp-sender-addr 52:54:00:9f:12:34 -j DROP",
+        "-A PREROUTING -i vnet0 -j libvirt-J-vnet0",
+        "-D PREROUTING -i vnet0 -j libvirt-I-vnet0",
+        "-F libvirt-I-vnet0",
+        "-X libvirt-I-vnet0",
+        "-F I-vnet0-arp",
+        "-X I-vnet0-arp",
+        "-E J-vnet0-arp I-vnet0-arp",
+        "-E libvirt-J-vnet0 libvirt-I-vnet0",
+    ]
+    .iter()
+    .map(|c| format!("{eb} {c}"))
+    .collect();
+    assert_eq!(got, want);
+    // The restore file needs no staging: the chains keep ACCEPT.
+    let s = run(&appended(), Format::Script, Direction::Setup);
+    assert!(
+        s.text
+            .contains("\n:libvirt-I-vnet0 ACCEPT\n:I-vnet0-arp ACCEPT\n"),
+        "{}",
+        s.text
+    );
+    assert!(
+        s.text
+            .contains("\n-A libvirt-I-vnet0 -p 0x0806 -j I-vnet0-arp\n"),
+        "{}",
+        s.text
+    );
+}

@@ -12,8 +12,8 @@
 
 pub(crate) use crate::appended::Names;
 use ir::{
-    CmpOp, Commands, Family, Field, IpFamily, L4Proto, MapRef, Match, Nat, Notation,
-    RejectKind, Rule, SetRef, Statement, Table, Value, Verdict,
+    CmpOp, Commands, Family, Field, IpFamily, L4Proto, MapRef, Match, Nat, Notation, RejectKind,
+    Rule, SetRef, Statement, Table, Value, Verdict,
 };
 
 /// One argument of an iptables rule.
@@ -274,7 +274,11 @@ fn port_text(v: &Value) -> Result<String, String> {
     let (start, end, range) = match v {
         Value::Ports(p) => (u64::from(p.start), u64::from(p.end), false),
         Value::Int(r) => (r.start, r.end, r.notation == Notation::Range),
-        other => return Err(format!("iptables cannot match the port {other}; the rule is left out")),
+        other => {
+            return Err(format!(
+                "iptables cannot match the port {other}; the rule is left out"
+            ))
+        }
     };
     Ok(if start == end && !range {
         start.to_string()
@@ -313,7 +317,10 @@ fn match_args(matches: &[Match], style: Style) -> Result<Vec<Arg>, String> {
             out.extend([Arg::word(opt), Arg::Word(scalar(&m.value)?)]);
             Ok(())
         };
-        let is_physdev = matches!(m.field, Field::PhysIn | Field::PhysOut | Field::PhysIsBridged);
+        let is_physdev = matches!(
+            m.field,
+            Field::PhysIn | Field::PhysOut | Field::PhysIsBridged
+        );
         if is_physdev && !physdev {
             out.extend(sp.module("physdev"));
         }
@@ -661,6 +668,121 @@ mod tests {
              ip6tables -w --table filter --append FWC --protocol udp --destination-port 53 --goto OTHER\n\
              ip6tables -w --table filter --append FWC --protocol udp --destination-port 67:68 --goto OTHER\n\
              ip6tables -w --table filter --append FWC --match comment --comment 'it'\\''s fine' --jump RETURN\n"
+        );
+    }
+
+    /// libvirt's nwfilter rules (a table built by appends): short options,
+    /// `-p all`, `--sport a:a` for a range written as one, an address
+    /// range, the physdev, conntrack-direction, connlimit, ipset, DSCP,
+    /// TCP-flag and ICMP matches in libvirt's spelling.
+    #[test]
+    fn appended_tables_are_spelled_as_libvirts_nwfilter_driver_spells_them() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Ip, &name("filter"), Ownership::External);
+        let fi = regular(t, "FI-vnet0");
+        t.chain_mut(fi).staging = Some(name("FJ-vnet0"));
+        let shared = regular(t, "libvirt-in");
+        let p = from("f.xml", 1, "rule");
+        let int = |a, b| Value::Int(IntRange::new(a, b).unwrap());
+        let range = |a, b| Value::Int(IntRange::new(a, b).unwrap().written(Notation::Range));
+        let addr = |a: &str, b: &str| {
+            Value::AddrRange(AddrRange::new(a.parse().unwrap(), b.parse().unwrap()).unwrap())
+        };
+        let mut commented = Rule::new(
+            p.clone(),
+            vec![
+                Match::eq(Field::L4Proto, int(0, 255)),
+                Match::ne(
+                    Field::EtherSaddr,
+                    Value::Mac("12:34:56:78:9a:bc".parse().unwrap()),
+                ),
+                Match::eq(Field::Saddr(IpFamily::V4), addr("10.0.0.1", "10.0.0.1")),
+                Match::eq(Field::Daddr(IpFamily::V4), addr("10.0.0.1", "10.0.0.9")),
+                Match::eq(Field::Dscp(IpFamily::V4), int(2, 2)),
+                Match::eq(
+                    Field::CtState,
+                    Value::CtStates(CtStates::RELATED_ESTABLISHED),
+                ),
+                Match::eq(Field::CtDirection, Value::CtDir(CtDirection::Reply)),
+                Match::eq(
+                    Field::IpSet,
+                    Value::IpSet {
+                        name: name("tck_test"),
+                        dirs: vec![SetDir::Dst, SetDir::Src],
+                    },
+                ),
+                Match::ne(Field::ConnCount, int(4, u32::MAX.into())),
+            ],
+            Some(Verdict::Return),
+        );
+        commented.comment = Some(Comment::new("in: ftp and ssh").unwrap());
+        t.chain_mut(fi).rules = vec![
+            commented,
+            Rule::new(
+                p.clone(),
+                vec![
+                    Match::eq(Field::L4Proto, Value::Proto(L4Proto::Tcp)),
+                    Match::eq(
+                        Field::TcpFlags,
+                        Value::TcpFlags {
+                            mask: TcpFlagSet(0x02),
+                            set: TcpFlagSet(0x12),
+                        },
+                    ),
+                    Match::eq(Field::Dport(L4Proto::Tcp), range(65535, 65535)),
+                    Match::eq(Field::Sport(L4Proto::Tcp), ports(22, 22)),
+                ],
+                Some(Verdict::Reject(RejectKind::Default)),
+            ),
+            Rule::new(
+                p.clone(),
+                vec![
+                    Match::eq(Field::L4Proto, Value::Proto(L4Proto::Icmp)),
+                    Match::eq(Field::IcmpType(IpFamily::V4), int(12, 12)),
+                    Match::eq(Field::IcmpCode(IpFamily::V4), int(11, 11)),
+                ],
+                None,
+            ),
+        ];
+        t.chain_mut(shared).rules = vec![Rule::new(
+            p,
+            vec![
+                Match::eq(Field::PhysIsBridged, Value::Bool(true)),
+                Match::eq(Field::PhysOut, ifname("vnet0")),
+            ],
+            Some(Verdict::Goto(fi)),
+        )];
+        t.commands = Commands::Append {
+            steps: vec![(0, Step::CreateChain(fi))],
+            spelling: Spelling::Inet,
+        };
+        let a = run(&rs, Target::Iptables, Format::Script, Direction::Setup);
+        assert!(a.notes.is_empty(), "{:?}", a.notes);
+        assert_eq!(
+            rules_only(&a.text),
+            [
+                "*filter",
+                ":FI-vnet0 - [0:0]",
+                ":libvirt-in - [0:0]",
+                "-A FI-vnet0 -p all -m mac ! --mac-source 12:34:56:78:9a:bc --source 10.0.0.1 \
+                 -m iprange --dst-range 10.0.0.1-10.0.0.9 -m dscp --dscp 2 -m conntrack --ctstate \
+                 ESTABLISHED,RELATED -m conntrack --ctdir Reply -m set --match-set tck_test dst,src \
+                 -m connlimit ! --connlimit-above 3 -m comment --comment \"in: ftp and ssh\" -j RETURN",
+                "-A FI-vnet0 -p tcp --tcp-flags SYN SYN,ACK --dport 65535:65535 --sport 22 -j REJECT",
+                "-A FI-vnet0 -p icmp --icmp-type 12/11",
+                "-A libvirt-in -m physdev --physdev-is-bridged --physdev-out vnet0 -g FI-vnet0",
+                "COMMIT",
+            ]
+        );
+        // Command lines build the chain under its staging name.
+        let c = run(&rs, Target::Iptables, Format::Commands, Direction::Setup);
+        assert!(c
+            .text
+            .contains("\niptables -w -A libvirt-in -m physdev --physdev-is-bridged --physdev-out vnet0 -g FJ-vnet0\n"));
+        assert!(
+            c.text.ends_with("iptables -w -E FJ-vnet0 FI-vnet0\n"),
+            "{}",
+            c.text
         );
     }
 

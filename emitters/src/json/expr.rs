@@ -141,15 +141,11 @@ pub(crate) fn element(table: &Table, values: &[Value]) -> Json {
 /// A comparison. Conntrack states compared for equality are nft's implicit
 /// flag test ("any of these"), which JSON writes as `in` with a list.
 fn match_expr(table: &Table, rule: &Rule, m: &Match, out: &mut Vec<Json>) {
-    let cmp = |op: &str, left: Json, right: Json| {
-        json!({ "match": { "op": op, "left": left, "right": right } })
-    };
+    let cmp = |op: &str, left: Json, right: Json| json!({ "match": { "op": op, "left": left, "right": right } });
     match (m.field, &m.value) {
         (ir::Field::Arp(ir::ArpField::Gratuitous), _) => {
             for mask in model::SAME_IP_MASKS {
-                let part = |f: &str| {
-                    json!({ "&": [{ "payload": { "protocol": "arp", "field": f } }, mask] })
-                };
+                let part = |f: &str| json!({ "&": [{ "payload": { "protocol": "arp", "field": f } }, mask] });
                 let key = json!({ "concat": [part("saddr ip"), part("daddr ip")] });
                 out.push(cmp("==", key, json!(format!("@{}", model::SAME_IP_SET))));
             }

@@ -42,7 +42,10 @@ pub(crate) fn is_appended(t: &Table) -> bool {
 pub(crate) fn table_argv(t: &Table) -> Argv {
     let mut a = argv(&["nft", "add", "table", t.family.keyword(), t.name.as_str()]);
     if let Some(c) = &t.comment {
-        a.push(format!("{{ comment {}; }}", crate::quote::nft_string(c.as_str())));
+        a.push(format!(
+            "{{ comment {}; }}",
+            crate::quote::nft_string(c.as_str())
+        ));
     }
     a
 }
@@ -89,7 +92,14 @@ fn rule_argv(
 ) {
     match spelling::rule_args(t, spelling, r) {
         Ok(args) => {
-            let mut a = argv(&["nft", "add", "rule", t.family.keyword(), t.name.as_str(), chain]);
+            let mut a = argv(&[
+                "nft",
+                "add",
+                "rule",
+                t.family.keyword(),
+                t.name.as_str(),
+                chain,
+            ]);
             a.extend(args);
             out.push(a);
         }
@@ -111,7 +121,15 @@ fn element_argv(
 ) -> Result<Argv, String> {
     let m = &t.maps[map.0];
     let (key, verdict) = &m.elements[index];
-    let mut a = argv(&["nft", verb, "element", t.family.keyword(), t.name.as_str(), m.name.as_str(), "{"]);
+    let mut a = argv(&[
+        "nft",
+        verb,
+        "element",
+        t.family.keyword(),
+        t.name.as_str(),
+        m.name.as_str(),
+        "{",
+    ]);
     spelling::element_args(t, key, &mut a);
     if with_verdict {
         a.push(":".into());
@@ -131,7 +149,15 @@ pub(crate) fn preamble(t: &Table, out: &mut Vec<Argv>, notes: &mut Vec<Note>) {
     for s in &t.sets {
         let flags = if s.interval { " flags interval;" } else { "" };
         let spec = format!("{{ type {};{flags} }}", render::key_type_text(&s.key));
-        out.push(argv(&["nft", "add", "set", fam, name, s.name.as_str(), &spec]));
+        out.push(argv(&[
+            "nft",
+            "add",
+            "set",
+            fam,
+            name,
+            s.name.as_str(),
+            &spec,
+        ]));
         if !s.elements.is_empty() {
             // libvirt ends every element, the last too, with a comma.
             let mut a = argv(&["nft", "add", "element", fam, name, s.name.as_str(), "{"]);
@@ -145,9 +171,21 @@ pub(crate) fn preamble(t: &Table, out: &mut Vec<Argv>, notes: &mut Vec<Note>) {
     }
     for m in &t.maps {
         let spec = format!("{{ type {}: verdict; }}", render::key_type_text(&m.key));
-        out.push(argv(&["nft", "add", "map", fam, name, m.name.as_str(), &spec]));
+        out.push(argv(&[
+            "nft",
+            "add",
+            "map",
+            fam,
+            name,
+            m.name.as_str(),
+            &spec,
+        ]));
     }
-    let stepped_chain = |c: usize| steps.iter().any(|(_, s)| *s == Step::CreateChain(ir::ChainId(c)));
+    let stepped_chain = |c: usize| {
+        steps
+            .iter()
+            .any(|(_, s)| *s == Step::CreateChain(ir::ChainId(c)))
+    };
     let early: Vec<usize> = (0..t.chains.len()).filter(|c| !stepped_chain(*c)).collect();
     for &c in &early {
         out.push(chain_argv(t, ir::ChainId(c)));
@@ -226,5 +264,120 @@ pub(crate) fn steps(tables: &[Table], out: &mut Vec<Argv>, notes: &mut Vec<Note>
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ir::*;
+
+    use crate::testutil::*;
+    use crate::{emit, Direction, Format, Options, Target};
+
+    /// The writers' bridge constructs, built as libvirt's nwfilter driver
+    /// builds its ethernet table: a port chain created, a rule appended to
+    /// it, then the port's verdict-map element replaced.
+    fn appended() -> Ruleset {
+        let mut rs = crate::nft::bridge_constructs();
+        let t = &mut rs.tables[0];
+        let chain = regular(t, "n-vnet0-in");
+        let map = t.add_map(Map {
+            name: name("vmap-oif"),
+            key: vec![KeyType::IfIndex],
+            interval: false,
+            elements: vec![(vec![ifname("vnet0")], Verdict::Jump(chain))],
+        });
+        let masked = Value::MacMasked {
+            addr: "1:2:3:4:5:6".parse().unwrap(),
+            mask: "ff:ff:ff:ff:ff:ff".parse().unwrap(),
+        };
+        t.chain_mut(chain).rules.push(
+            Rule::new(
+                from("f.xml", 3, "rule"),
+                vec![Match::eq(Field::EtherSaddr, masked)],
+                None,
+            )
+            .at_seq(2),
+        );
+        t.commands = Commands::Append {
+            steps: vec![
+                (1, Step::CreateChain(chain)),
+                (3, Step::ReplaceElement { map, index: 0 }),
+            ],
+            spelling: Spelling::Ethernet,
+        };
+        rs
+    }
+
+    #[test]
+    fn objects_first_then_the_steps_in_sequence() {
+        let opts = Options {
+            format: Format::Commands,
+            direction: Direction::Setup,
+        };
+        let a = emit(&appended(), Target::Nft, &opts).unwrap();
+        assert!(a.notes.is_empty(), "{:?}", a.notes);
+        let lines: Vec<&str> = a.text.lines().collect();
+        let t = "bridge fwc_test";
+        assert_eq!(
+            lines[0],
+            format!("nft add table {t} '{{ comment \"a '\\''test'\\'' table\"; }}'")
+        );
+        assert_eq!(
+            lines[1],
+            format!("nft add set {t} same-ip-set '{{ type ipv4_addr . ipv4_addr; }}'")
+        );
+        assert!(lines[2].starts_with(&format!(
+            "nft add element {t} same-ip-set '{{' 0.0.0.0 . 0.0.0.0 , 10.0.0.0 . 10.0.0.0 ,"
+        )));
+        assert!(
+            lines[2].ends_with(" 0.0.0.255 . 0.0.0.255 , '}'"),
+            "{}",
+            lines[2]
+        );
+        assert_eq!(
+            lines[3],
+            format!("nft add map {t} vmap-oif '{{ type iface_index: verdict; }}'")
+        );
+        assert_eq!(
+            lines[4],
+            format!(
+                "nft add chain {t} forward '{{ type filter hook forward priority 0; policy accept;  }}'"
+            )
+        );
+        assert!(
+            lines.contains(
+                &format!(
+            "nft add rule {t} forward ether type 0x8035 @nh,48,16 0x3 @nh,112,24 0x0a000100 \
+             @nh,144,48 0x525400aabbcc accept"
+        )
+                .as_str()
+            ),
+            "{}",
+            a.text
+        );
+        assert!(
+            lines.contains(
+                &format!(
+                    "nft add rule {t} forward ip protocol 6 th dport 65535 ip saddr 10.0.0.5 \
+             tcp flags '&' syn,ack == '{{' syn '}}' continue"
+                )
+                .as_str()
+            ),
+            "{}",
+            a.text
+        );
+        let n = lines.len();
+        assert_eq!(
+            lines[n - 4..],
+            [
+                format!("nft add chain {t} n-vnet0-in '{{ }}'"),
+                format!(
+                    "nft add rule {t} n-vnet0-in ether saddr '& ff:ff:ff:ff:ff:ff == 01:02:03:04:05:06' continue"
+                ),
+                format!("nft delete element {t} vmap-oif '{{' vnet0 '}}'"),
+                format!("nft add element {t} vmap-oif '{{' vnet0 : jump n-vnet0-in '}}'"),
+            ]
+        );
     }
 }

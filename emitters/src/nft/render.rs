@@ -207,7 +207,11 @@ fn raw_value_tokens(m: &Match, len: u32, out: &mut Vec<Token>) {
                 std::net::IpAddr::V6(_) => 0,
             };
             let plen = u32::from(n.prefix_len());
-            let full = if len >= 64 { u64::MAX } else { (1u64 << len) - 1 };
+            let full = if len >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << len) - 1
+            };
             let keep = if plen == 0 {
                 0
             } else {

@@ -46,7 +46,11 @@ fn stp_is_range(f: StpField) -> bool {
 
 /// The argv of the rule after `nft add rule bridge T C`; `Err` says why
 /// libvirt's driver has no spelling for it.
-pub(crate) fn rule_args(table: &Table, spelling: Spelling, rule: &Rule) -> Result<Vec<String>, String> {
+pub(crate) fn rule_args(
+    table: &Table,
+    spelling: Spelling,
+    rule: &Rule,
+) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let rarp = model::is_rarp(rule);
     for m in &rule.matches {
@@ -86,7 +90,12 @@ fn negation(spelling: Spelling, field: Field) -> &'static str {
     }
 }
 
-fn match_args(spelling: Spelling, rarp: bool, m: &Match, out: &mut Vec<String>) -> Result<(), String> {
+fn match_args(
+    spelling: Spelling,
+    rarp: bool,
+    m: &Match,
+    out: &mut Vec<String>,
+) -> Result<(), String> {
     let ne = m.op == CmpOp::Ne;
     let not = |out: &mut Vec<String>| {
         if ne {
@@ -95,7 +104,11 @@ fn match_args(spelling: Spelling, rarp: bool, m: &Match, out: &mut Vec<String>) 
     };
     match (m.field, &m.value) {
         (Field::EtherSaddr | Field::EtherDaddr, v) => {
-            let dir = if m.field == Field::EtherSaddr { "saddr" } else { "daddr" };
+            let dir = if m.field == Field::EtherSaddr {
+                "saddr"
+            } else {
+                "daddr"
+            };
             words(out, &["ether", dir]);
             let op = if ne { "!=" } else { "==" };
             match (spelling, v) {
@@ -113,7 +126,11 @@ fn match_args(spelling: Spelling, rarp: bool, m: &Match, out: &mut Vec<String>) 
             }
         }
         (Field::Saddr(f) | Field::Daddr(f), v) => {
-            let dir = if matches!(m.field, Field::Saddr(_)) { "saddr" } else { "daddr" };
+            let dir = if matches!(m.field, Field::Saddr(_)) {
+                "saddr"
+            } else {
+                "daddr"
+            };
             words(out, &[ip(f), dir]);
             not(out);
             out.push(match v {
@@ -129,7 +146,12 @@ fn match_args(spelling: Spelling, rarp: bool, m: &Match, out: &mut Vec<String>) 
                 "!="
             };
             for mask in model::SAME_IP_MASKS {
-                words(out, &["arp", "saddr", "ip", "&", mask, ".", "arp", "daddr", "ip", "&", mask, op]);
+                words(
+                    out,
+                    &[
+                        "arp", "saddr", "ip", "&", mask, ".", "arp", "daddr", "ip", "&", mask, op,
+                    ],
+                );
                 out.push(format!("@{}", model::SAME_IP_SET));
             }
         }
@@ -193,7 +215,11 @@ fn match_args(spelling: Spelling, rarp: bool, m: &Match, out: &mut Vec<String>) 
             words(out, &["{", &flags(*set), "}"]);
         }
         (Field::Sport(p) | Field::Dport(p), v) => {
-            let dir = if matches!(m.field, Field::Sport(_)) { "sport" } else { "dport" };
+            let dir = if matches!(m.field, Field::Sport(_)) {
+                "sport"
+            } else {
+                "dport"
+            };
             let proto = match spelling {
                 Spelling::Ethernet => "th",
                 Spelling::Inet => p.name(),
@@ -328,7 +354,11 @@ fn verdict_args(table: &Table, v: &Verdict, out: &mut Vec<String>) -> Result<(),
             };
             words(out, &[key, "vmap", &format!("@{}", table.maps[id.0].name)]);
         }
-        other => return Err(format!("libvirt's nwfilter driver has no verdict like {other:?}")),
+        other => {
+            return Err(format!(
+                "libvirt's nwfilter driver has no verdict like {other:?}"
+            ))
+        }
     }
     Ok(())
 }
@@ -347,7 +377,11 @@ pub(crate) fn element_args(table: &Table, values: &[Value], out: &mut Vec<String
 }
 
 /// A verdict of a map element as argv.
-pub(crate) fn element_verdict_args(table: &Table, v: &Verdict, out: &mut Vec<String>) -> Result<(), String> {
+pub(crate) fn element_verdict_args(
+    table: &Table,
+    v: &Verdict,
+    out: &mut Vec<String>,
+) -> Result<(), String> {
     verdict_args(table, v, out)
 }
 
@@ -358,8 +392,14 @@ mod tests {
     #[test]
     fn numbers_follow_their_notation() {
         let r = |a, b| IntRange::new(a, b).unwrap();
-        assert_eq!(number(&r(0x806, 0x806), Notation::Hex { width: 1 }), "0x806");
-        assert_eq!(number(&r(0x806, 0x806), Notation::Hex { width: 4 }), "0x0806");
+        assert_eq!(
+            number(&r(0x806, 0x806), Notation::Hex { width: 1 }),
+            "0x806"
+        );
+        assert_eq!(
+            number(&r(0x806, 0x806), Notation::Hex { width: 4 }),
+            "0x0806"
+        );
         assert_eq!(number(&r(0x800, 0x800), Notation::Name), "ip");
         assert_eq!(number(&r(0x86dd, 0x86dd), Notation::Name), "ip6");
         assert_eq!(number(&r(0x806, 0x806), Notation::Name), "2054");

@@ -8,7 +8,7 @@
 //!   --apply-networks N      NAT networks for the apply comparison (100)
 //!   --dataplane-networks N  NAT networks for the iperf3 run (1000)
 //!   --seconds S             length of each iperf3 run (5)
-//!   --repeat K              iperf3 runs per ruleset, median reported (3)
+//!   --repeat K              rounds of iperf3 runs, median reported (5)
 //!   --no-kernel             only the compile table (no root needed)
 //! ```
 //!
@@ -77,7 +77,7 @@ fn parse(argv: &[String]) -> Args {
         apply_networks: 100,
         dataplane_networks: 1000,
         seconds: 5,
-        repeat: 3,
+        repeat: 5,
         kernel: true,
     };
     let mut it = argv.iter();
@@ -155,14 +155,12 @@ struct Compiled {
     rules: usize,
     chains: usize,
     longest: usize,
-    /// Whether any rule came from a port's binding.
-    has_ports: bool,
     script: PathBuf,
 }
 
 /// `bench compile-child DIR LAYOUT OUT [FILTERS]`: compiles DIR to an nft
 /// script at OUT in this (fresh) process and prints
-/// `ok MILLIS PEAK_KIB RULES CHAINS LONGEST PORTS` or `err MESSAGE`.
+/// `ok MILLIS PEAK_KIB RULES CHAINS LONGEST` or `err MESSAGE`.
 fn compile_child(argv: &[String]) {
     let [dir, layout, out, rest @ ..] = argv else {
         usage("compile-child DIR LAYOUT OUT [FILTERS]");
@@ -187,17 +185,11 @@ fn compile_child(argv: &[String]) {
             let millis = start.elapsed().as_secs_f64() * 1000.0;
             let rs = &output.ruleset;
             let chains = rs.tables.iter().map(|t| t.chains.len()).sum::<usize>();
-            let ports = rs.rules().any(|(_, _, r)| {
-                r.provenance
-                    .source()
-                    .is_some_and(|s| s.file.contains("/port"))
-            });
             println!(
-                "ok {millis:.1} {} {} {chains} {} {}",
+                "ok {millis:.1} {} {} {chains} {}",
                 peak_kib(),
                 rs.rules().count(),
-                longest_chain(rs),
-                u8::from(ports)
+                longest_chain(rs)
             );
         }
         Err(diags) => {
@@ -245,13 +237,12 @@ fn compile_in_child(dir: &Path, layout: &str, filters: Option<&Path>) -> Result<
     let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let fields: Vec<&str> = text.split_whitespace().collect();
     match fields.as_slice() {
-        ["ok", ms, kib, rules, chains, longest, ports] => Ok(Compiled {
+        ["ok", ms, kib, rules, chains, longest] => Ok(Compiled {
             millis: ms.parse().unwrap_or(0.0),
             peak_mib: kib.parse::<f64>().unwrap_or(0.0) / 1024.0,
             rules: rules.parse().unwrap_or(0),
             chains: chains.parse().unwrap_or(0),
             longest: longest.parse().unwrap_or(0),
-            has_ports: *ports == "1",
             script,
         }),
         _ if text.starts_with("err ") => Err(text[4..].to_owned()),
@@ -312,6 +303,7 @@ fn compile_section(args: &Args) {
         ("networks", &nets_dir, "libvirt", None),
         ("networks + ports", &all_dir, "fwc", Some(&filters)),
     ];
+    let mut network_rules = None;
     for (input, dir, layout, filters) in cases {
         let label = format!(
             "{} {input}{}",
@@ -322,8 +314,13 @@ fn compile_section(args: &Args) {
                 String::new()
             }
         );
-        match compile_in_child(dir, layout, filters) {
-            Ok(c) if filters.is_some() && !c.has_ports => println!(
+        let compiled = compile_in_child(dir, layout, filters);
+        if let (Ok(c), None, "fwc") = (&compiled, filters, layout) {
+            network_rules = Some(c.rules);
+        }
+        match compiled {
+            // Ports that add no rule to the networks' are not lowered yet.
+            Ok(c) if filters.is_some() && Some(c.rules) == network_rules => println!(
                 "| {label} | {layout} | pending: the ports are read and resolved but not yet \
                  lowered (nwfilter lowering in progress) | | | | | |"
             ),
@@ -385,6 +382,9 @@ fn apply_section(args: &Args) {
     let time_sh = |script: &str| -> (Duration, usize) {
         let ns = Netns::create("fwc-bench").expect("a namespace");
         add_bridges(&ns, &bridges);
+        // The kernel cleans up deleted namespaces in the background; let
+        // the previous run's cleanup finish before timing this one.
+        std::thread::sleep(Duration::from_secs(2));
         let timed = format!(
             "t0=$(date +%s%N); {script}; t1=$(date +%s%N); echo \"ELAPSED $((t1 - t0))\" >&2"
         );
@@ -411,8 +411,8 @@ fn apply_section(args: &Args) {
         "while IFS= read -r line; do eval \"$line\" >/dev/null 2>&1 || echo \"FAILED $line\" >&2; done < {}",
         commands_file.display()
     );
-    let (libvirt_time, failed) = time_sh(&per_command);
     let (batch_time, _) = time_sh(&format!("nft -f {}", batch_file.display()));
+    let (libvirt_time, failed) = time_sh(&per_command);
 
     println!("## Apply\n");
     println!(
@@ -539,59 +539,83 @@ fn dataplane_section(args: &Args) {
             return;
         }
     };
-    let mut rows = Vec::new();
-    for (name, script) in [
+    // The floor of any ruleset that masquerades: conntrack and NAT alone.
+    let nat_only = String::from(
+        "table ip fwc_bench_nat {\n\tchain postrouting {\n\t\ttype nat hook postrouting \
+         priority 100; policy accept;\n\t\tip saddr 10.0.0.0/8 oifname \"up0\" masquerade\n\
+         \t}\n}\n",
+    );
+    let rulesets = [
         ("no firewall", None),
+        ("masquerade only (1 rule)", Some(&nat_only)),
         ("fwc layout", Some(&fwc.artifact.text)),
         ("libvirt layout", Some(&libvirt.artifact.text)),
-    ] {
-        let _ = topo.host.run("nft", &["flush", "ruleset"], None);
-        if let Some(s) = script {
-            if let Err(e) = topo.host.nft_load(s) {
-                rows.push((
-                    name,
-                    Err(format!("loading failed: {}", first_line(&e.to_string()))),
-                ));
-                continue;
+    ];
+    // Rounds interleave the rulesets, so that a busy moment on the machine
+    // does not fall on one of them only.
+    let mut samples: Vec<Result<Vec<f64>, String>> = vec![Ok(Vec::new()); rulesets.len()];
+    for _ in 0..args.repeat {
+        for ((_, script), sample) in rulesets.iter().zip(&mut samples) {
+            let Ok(runs) = sample else { continue };
+            let _ = topo.host.run("nft", &["flush", "ruleset"], None);
+            if let Some(s) = script {
+                if let Err(e) = topo.host.nft_load(s) {
+                    *sample = Err(format!("loading failed: {}", first_line(&e.to_string())));
+                    continue;
+                }
+            }
+            match topo.iperf(args.seconds) {
+                Ok(bps) => runs.push(bps),
+                Err(e) => *sample = Err(e),
             }
         }
-        let runs: Result<Vec<f64>, String> =
-            (0..args.repeat).map(|_| topo.iperf(args.seconds)).collect();
-        rows.push((
-            name,
-            runs.map(|mut r| {
+    }
+    let _ = topo.host.run("nft", &["flush", "ruleset"], None);
+    let rows: Vec<(&str, Result<f64, String>, String)> = rulesets
+        .iter()
+        .zip(samples)
+        .map(|((name, _), sample)| {
+            let runs = sample.clone().unwrap_or_default();
+            let all = runs
+                .iter()
+                .map(|b| format!("{:.1}", b / 1e9))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let median = sample.map(|mut r| {
                 r.sort_by(f64::total_cmp);
                 r[r.len() / 2]
-            }),
-        ));
-    }
+            });
+            (*name, median, all)
+        })
+        .collect();
     println!(
         "{n} NAT networks (bridges created, rules loaded with `nft -f`; libvirt's layout \
          loaded as its equivalent declarative script). A guest namespace on `{worst}` (the \
          bridge whose rules come last in libvirt's chains) runs `iperf3 -c {OUTSIDE} -t {}` \
-         through the host namespace, which masquerades it, to an outside namespace; median of \
-         {} runs.\n",
+         through the host namespace, which masquerades it, to an outside namespace; {} \
+         rounds, each running the rulesets in turn. \"masquerade only\" is the floor of any \
+         ruleset that masquerades: conntrack and NAT with a single rule.\n",
         args.seconds, args.repeat
     );
-    println!("| ruleset | throughput | of no firewall | vs libvirt layout |");
-    println!("|---|---:|---:|---:|");
-    let base = rows
-        .iter()
-        .find(|(n, _)| *n == "no firewall")
-        .and_then(|(_, r)| r.as_ref().ok().copied());
-    let lv = rows
-        .iter()
-        .find(|(n, _)| *n == "libvirt layout")
-        .and_then(|(_, r)| r.as_ref().ok().copied());
-    for (name, r) in &rows {
+    println!(
+        "| ruleset | throughput (median) | of no firewall | vs libvirt layout | runs (Gbit/s) |"
+    );
+    println!("|---|---:|---:|---:|---|");
+    let median_of = |wanted: &str| {
+        rows.iter()
+            .find(|(n, _, _)| *n == wanted)
+            .and_then(|(_, r, _)| r.as_ref().ok().copied())
+    };
+    let (base, lv) = (median_of("no firewall"), median_of("libvirt layout"));
+    for (name, r, all) in &rows {
         match r {
             Ok(bps) => println!(
-                "| {name} | {:.1} Gbit/s | {} | {} |",
+                "| {name} | {:.1} Gbit/s | {} | {} | {all} |",
                 bps / 1e9,
                 base.map_or("?".into(), |b| format!("{:.0}%", 100.0 * bps / b)),
                 lv.map_or("?".into(), |l| format!("{:.1}x", bps / l))
             ),
-            Err(e) => println!("| {name} | failed: {e} | | |"),
+            Err(e) => println!("| {name} | failed: {e} | | | {all} |"),
         }
     }
     println!();

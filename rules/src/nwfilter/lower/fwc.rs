@@ -43,10 +43,38 @@ pub const TABLE: &str = "fwc";
 
 /// The four passes: (map and base chain name, hook, priority, key, inbound, layer).
 const PASSES: [(&str, Hook, i32, Field, bool, Table); 4] = [
-    ("in_l2", Hook::Postrouting, 0, Field::OifName, true, Table::Ethernet),
-    ("in_l3", Hook::Postrouting, 1, Field::OifName, true, Table::Inet),
-    ("out_l2", Hook::Prerouting, 0, Field::IifName, false, Table::Ethernet),
-    ("out_l3", Hook::Prerouting, 1, Field::IifName, false, Table::Inet),
+    (
+        "in_l2",
+        Hook::Postrouting,
+        0,
+        Field::OifName,
+        true,
+        Table::Ethernet,
+    ),
+    (
+        "in_l3",
+        Hook::Postrouting,
+        1,
+        Field::OifName,
+        true,
+        Table::Inet,
+    ),
+    (
+        "out_l2",
+        Hook::Prerouting,
+        0,
+        Field::IifName,
+        false,
+        Table::Ethernet,
+    ),
+    (
+        "out_l3",
+        Hook::Prerouting,
+        1,
+        Field::IifName,
+        false,
+        Table::Inet,
+    ),
 ];
 
 /// Lowers bound ports into fwc's `bridge fwc` table (empty ruleset for no port).

@@ -177,7 +177,9 @@ impl Builder {
         let n = Name::new(chain).map_err(|e| e.to_string())?;
         let table = self.table(t);
         if table.chain_id(chain).is_some() {
-            return Err(format!("chain {chain} exists twice (an interface bound twice?)"));
+            return Err(format!(
+                "chain {chain} exists twice (an interface bound twice?)"
+            ));
         }
         let id = table.add_chain(n, ChainKind::Regular, Ownership::Owned);
         self.step(t, Step::CreateChain(id));
@@ -365,8 +367,7 @@ pub(crate) fn plan(rules: &[Sorted<'_>], subs: &[SubChain]) -> Vec<Planned> {
     let mut done_upto: Option<usize> = None;
     for (i, sub) in subs.iter().enumerate() {
         let mut j = next_root;
-        while j < rules.len() && rules[j].rule.chain.is_root() && sub.priority > rules[j].priority
-        {
+        while j < rules.len() && rules[j].rule.chain.is_root() && sub.priority > rules[j].priority {
             if is_eth_root(&rules[j]) {
                 out.push(Planned::Rule(j));
                 next_root = j + 1;
@@ -437,3 +438,5 @@ pub(crate) fn sub_chains(rules: &[Sorted<'_>]) -> Vec<SubChain> {
     subs
 }
 
+#[cfg(test)]
+mod tests;

@@ -11,14 +11,12 @@
 use std::collections::BTreeMap;
 
 use ir::{
-    ChainId, ChainKind as IrChainKind, ChainType, Family, Field, Hook, IpFamily, Match, Notation,
-    Ownership, Policy, Provenance, Rule, Ruleset, Spelling, StpField, Table, Value, Verdict,
+    ArpField, ChainId, ChainKind as IrChainKind, ChainType, Family, Field, Hook, Ifname, IpFamily,
+    Match, Notation, Ownership, Policy, Provenance, Rule, Ruleset, Spelling, StpField, Table,
+    Value, Verdict,
 };
-use ir::{ArpField, Ifname};
 
-use super::fields::{
-    address, bounds, compare, int, ip_protocol, mac, port_protocol, ports, range,
-};
+use super::fields::{address, bounds, compare, int, ip_protocol, mac, port_protocol, ports, range};
 use super::order::{self, Ordered, SubChain};
 use super::{name, verdict, Port, Sequence};
 use crate::layout::LowerError;
@@ -148,8 +146,8 @@ struct Chains {
 }
 
 impl Chains {
-    /// Creates a chain under `staging` named `name`, with ebtables'
-    /// default policy.
+    /// Creates the chain `final_name`, built as `staging`, with ebtables'
+    /// default policy (ACCEPT), as the sequence's next command.
     fn create(
         &self,
         t: &mut Table,
@@ -213,7 +211,12 @@ impl Chains {
             &format!("{fin}-{ifname}-{chain}"),
             &format!("{tmp}-{ifname}-{chain}"),
         )?;
-        let ether = |v: u64| vec![Match::eq(Field::EtherType, int(v, Notation::Hex { width: 4 }))];
+        let ether = |v: u64| {
+            vec![Match::eq(
+                Field::EtherType,
+                int(v, Notation::Hex { width: 4 }),
+            )]
+        };
         let matches = match sub.chain.kind() {
             ChainKind::Root | ChainKind::Mac => Vec::new(),
             ChainKind::Stp => vec![Match::eq(Field::EtherDaddr, Value::Mac(BRIDGE_GROUP))],
@@ -224,7 +227,9 @@ impl Chains {
             ChainKind::Ipv6 => ether(0x86dd),
         };
         let jump = Rule::new(
-            Provenance::Layout("libvirt's jump from a port's chain into a filter chain's sub-chain"),
+            Provenance::Layout(
+                "libvirt's jump from a port's chain into a filter chain's sub-chain",
+            ),
             matches,
             Some(Verdict::Jump(id)),
         );
@@ -343,7 +348,11 @@ fn matches(r: &InstantiatedRule, reverse: bool) -> Result<Vec<Match>, LowerError
                 reverse,
             );
             if let Some(p) = &m.protocolid {
-                out.push(compare(Field::EtherType, p.negated, int(p.value.0.into(), hex)));
+                out.push(compare(
+                    Field::EtherType,
+                    p.negated,
+                    int(p.value.0.into(), hex),
+                ));
             }
         }
         ProtocolMatch::Vlan(m) => {
@@ -382,17 +391,25 @@ fn matches(r: &InstantiatedRule, reverse: bool) -> Result<Vec<Match>, LowerError
             out.push(Match::eq(Field::EtherType, int(0x0800, Notation::Name)));
             let fam = IpFamily::V4;
             let addr = |a: &Attr<std::net::Ipv4Addr>, mask: &Option<Attr<_>>| {
-                let mask = mask.as_ref().map(|m: &Attr<crate::nwfilter::value::Ipv4Mask>| {
-                    m.value.prefix_len()
-                });
+                let mask = mask
+                    .as_ref()
+                    .map(|m: &Attr<crate::nwfilter::value::Ipv4Mask>| m.value.prefix_len());
                 address(a.value.into(), mask, at)
             };
             let (s, d) = (Field::Saddr(fam), Field::Daddr(fam));
             if let Some(a) = &m.srcipaddr {
-                out.push(compare(end(reverse, s, d), a.negated, addr(a, &m.srcipmask)?));
+                out.push(compare(
+                    end(reverse, s, d),
+                    a.negated,
+                    addr(a, &m.srcipmask)?,
+                ));
             }
             if let Some(a) = &m.dstipaddr {
-                out.push(compare(end(reverse, d, s), a.negated, addr(a, &m.dstipmask)?));
+                out.push(compare(
+                    end(reverse, d, s),
+                    a.negated,
+                    addr(a, &m.dstipmask)?,
+                ));
             }
             ip_rest(
                 &mut out,
@@ -404,7 +421,11 @@ fn matches(r: &InstantiatedRule, reverse: bool) -> Result<Vec<Match>, LowerError
                 at,
             )?;
             if let Some(d) = &m.dscp {
-                out.push(compare(Field::Dscp(fam), d.negated, int(d.value.value().into(), hex)));
+                out.push(compare(
+                    Field::Dscp(fam),
+                    d.negated,
+                    int(d.value.value().into(), hex),
+                ));
             }
         }
         ProtocolMatch::Ipv6(m) => {
@@ -417,17 +438,25 @@ fn matches(r: &InstantiatedRule, reverse: bool) -> Result<Vec<Match>, LowerError
             out.push(Match::eq(Field::EtherType, int(0x86dd, Notation::Name)));
             let fam = IpFamily::V6;
             let addr = |a: &Attr<std::net::Ipv6Addr>, mask: &Option<Attr<_>>| {
-                let mask = mask.as_ref().map(|m: &Attr<crate::nwfilter::value::Ipv6Mask>| {
-                    m.value.prefix_len()
-                });
+                let mask = mask
+                    .as_ref()
+                    .map(|m: &Attr<crate::nwfilter::value::Ipv6Mask>| m.value.prefix_len());
                 address(a.value.into(), mask, at)
             };
             let (s, d) = (Field::Saddr(fam), Field::Daddr(fam));
             if let Some(a) = &m.srcipaddr {
-                out.push(compare(end(reverse, s, d), a.negated, addr(a, &m.srcipmask)?));
+                out.push(compare(
+                    end(reverse, s, d),
+                    a.negated,
+                    addr(a, &m.srcipmask)?,
+                ));
             }
             if let Some(a) = &m.dstipaddr {
-                out.push(compare(end(reverse, d, s), a.negated, addr(a, &m.dstipmask)?));
+                out.push(compare(
+                    end(reverse, d, s),
+                    a.negated,
+                    addr(a, &m.dstipmask)?,
+                ));
             }
             ip_rest(
                 &mut out,
@@ -463,7 +492,11 @@ fn ip_rest(
     at: &ir::Source,
 ) -> Result<(), LowerError> {
     if let Some(p) = protocol {
-        out.push(compare(Field::IpProto(fam), p.negated, ip_protocol(p.value)));
+        out.push(compare(
+            Field::IpProto(fam),
+            p.negated,
+            ip_protocol(p.value),
+        ));
     }
     let proto = protocol.and_then(|p| p.value.l4proto());
     for ((start, stop), from_src) in [(src, true), (dst, false)] {
@@ -518,12 +551,7 @@ fn icmpv6(
 }
 
 /// An `arp` or `rarp` element.
-fn arp(
-    out: &mut Vec<Match>,
-    m: &crate::nwfilter::ArpMatch<Concrete>,
-    ether: u64,
-    reverse: bool,
-) {
+fn arp(out: &mut Vec<Match>, m: &crate::nwfilter::ArpMatch<Concrete>, ether: u64, reverse: bool) {
     let hex = Notation::Hex { width: 0 };
     ether_header(
         out,
@@ -547,7 +575,11 @@ fn arp(
         ));
     }
     if let Some(a) = &m.protocoltype {
-        out.push(compare(Field::Arp(ArpField::ProtoType), a.negated, int(a.value.into(), hex)));
+        out.push(compare(
+            Field::Arp(ArpField::ProtoType),
+            a.negated,
+            int(a.value.into(), hex),
+        ));
     }
     // libvirt prints /32 without a mask, and (a quirk kept here) a
     // destination without a mask takes the source's.
@@ -585,7 +617,11 @@ fn arp(
     }
     if let Some(g) = &m.gratuitous {
         if g.value {
-            out.push(compare(Field::Arp(ArpField::Gratuitous), g.negated, Value::Bool(true)));
+            out.push(compare(
+                Field::Arp(ArpField::Gratuitous),
+                g.negated,
+                Value::Bool(true),
+            ));
         }
     }
 }
@@ -631,7 +667,11 @@ fn stp(
     single(StpField::Flags, &m.flags, out);
     let ranged = |field: StpField, b: Option<(Attr<u64>, Option<u64>)>| {
         b.map(|(first, last)| {
-            Ok(compare(Field::Stp(field), first.negated, range(first.value, last, at)?))
+            Ok(compare(
+                Field::Stp(field),
+                first.negated,
+                range(first.value, last, at)?,
+            ))
         })
         .transpose()
     };
@@ -645,16 +685,29 @@ fn stp(
         })
     };
     let fields = [
-        ranged(StpField::RootPriority, bounds(&m.root_priority, &m.root_priority_hi))?,
+        ranged(
+            StpField::RootPriority,
+            bounds(&m.root_priority, &m.root_priority_hi),
+        )?,
         address(StpField::RootAddress, &m.root_address, &m.root_address_mask),
         ranged(StpField::RootCost, bounds(&m.root_cost, &m.root_cost_hi))?,
-        ranged(StpField::SenderPriority, bounds(&m.sender_priority, &m.sender_priority_hi))?,
-        address(StpField::SenderAddress, &m.sender_address, &m.sender_address_mask),
+        ranged(
+            StpField::SenderPriority,
+            bounds(&m.sender_priority, &m.sender_priority_hi),
+        )?,
+        address(
+            StpField::SenderAddress,
+            &m.sender_address,
+            &m.sender_address_mask,
+        ),
         ranged(StpField::Port, bounds(&m.port, &m.port_hi))?,
         ranged(StpField::MessageAge, bounds(&m.age, &m.age_hi))?,
         ranged(StpField::MaxAge, bounds(&m.max_age, &m.max_age_hi))?,
         ranged(StpField::HelloTime, bounds(&m.hello_time, &m.hello_time_hi))?,
-        ranged(StpField::ForwardDelay, bounds(&m.forward_delay, &m.forward_delay_hi))?,
+        ranged(
+            StpField::ForwardDelay,
+            bounds(&m.forward_delay, &m.forward_delay_hi),
+        )?,
     ];
     out.extend(fields.into_iter().flatten());
     Ok(())

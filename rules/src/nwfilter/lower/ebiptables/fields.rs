@@ -13,8 +13,8 @@ use ipnet::IpNet;
 use ir::{AddrRange, CmpOp, Field, IntRange, L4Proto, Match, Notation, PortRange, Value};
 
 use crate::layout::LowerError;
-use crate::nwfilter::Attr;
 use crate::nwfilter::value::{IpProtocol, MacAddr, MacMask};
+use crate::nwfilter::Attr;
 
 /// `field op value`, `!=` for a negated attribute.
 pub(super) fn compare(field: Field, negated: bool, value: Value) -> Match {
@@ -60,10 +60,7 @@ pub(super) fn address(
 /// A port, or a range when the end was given.
 pub(super) fn ports(start: u16, end: Option<u16>, at: &ir::Source) -> Result<Value, LowerError> {
     Ok(match end {
-        None => Value::Ports(PortRange {
-            start,
-            end: start,
-        }),
+        None => Value::Ports(PortRange { start, end: start }),
         Some(end) => Value::Int(
             IntRange::new(start.into(), end.into())
                 .map_err(|e| LowerError {

@@ -117,8 +117,7 @@ fn shared_chains(t: &mut Table) -> Shared {
     };
     let input = builtin(t, "INPUT", Hook::Input);
     let forward = builtin(t, "FORWARD", Hook::Forward);
-    let mut private =
-        |chain: &str| t.add_chain(fixed(chain), ChainKind::Regular, Ownership::Owned);
+    let mut private = |chain: &str| t.add_chain(fixed(chain), ChainKind::Regular, Ownership::Owned);
     let shared = Shared {
         from_guests: private("libvirt-in"),
         to_guests: private("libvirt-out"),
@@ -251,10 +250,24 @@ fn copies(o: &Ordered<'_>, c: PortChains) -> Vec<Instance> {
             let st = st.ct_states();
             let mut out = Vec::new();
             if !dir_in || inout {
-                out.push(copy(c.from_guest, dir_in, Verdict::Return, st, false, dir_in || inout));
+                out.push(copy(
+                    c.from_guest,
+                    dir_in,
+                    Verdict::Return,
+                    st,
+                    false,
+                    dir_in || inout,
+                ));
             }
             if dir_in {
-                out.push(copy(c.to_guest, !dir_in, Verdict::Accept, st, false, !dir_in || inout));
+                out.push(copy(
+                    c.to_guest,
+                    !dir_in,
+                    Verdict::Accept,
+                    st,
+                    false,
+                    !dir_in || inout,
+                ));
             }
             if !dir_in || inout {
                 out.push(copy(c.to_host, dir_in, Verdict::Return, st, false, dir_in));
@@ -263,13 +276,33 @@ fn copies(o: &Ordered<'_>, c: PortChains) -> Vec<Instance> {
         }
         None => {
             let implicit = !inout && r.statematch;
-            let natural = |own: bool| {
-                implicit.then_some(if own { NEW_ESTABLISHED } else { ESTABLISHED })
-            };
+            let natural =
+                |own: bool| implicit.then_some(if own { NEW_ESTABLISHED } else { ESTABLISHED });
             vec![
-                copy(c.from_guest, dir_in, Verdict::Return, natural(!dir_in), true, dir_in || inout),
-                copy(c.to_guest, !dir_in, Verdict::Accept, natural(dir_in), true, !dir_in || inout),
-                copy(c.to_host, dir_in, Verdict::Return, natural(!dir_in), true, dir_in),
+                copy(
+                    c.from_guest,
+                    dir_in,
+                    Verdict::Return,
+                    natural(!dir_in),
+                    true,
+                    dir_in || inout,
+                ),
+                copy(
+                    c.to_guest,
+                    !dir_in,
+                    Verdict::Accept,
+                    natural(dir_in),
+                    true,
+                    !dir_in || inout,
+                ),
+                copy(
+                    c.to_host,
+                    dir_in,
+                    Verdict::Return,
+                    natural(!dir_in),
+                    true,
+                    dir_in,
+                ),
             ]
         }
     }
@@ -522,11 +555,12 @@ fn instance(o: &Ordered<'_>, copy: &Instance, fam: IpFamily) -> Result<Option<Ru
                 matches.push(compare(field, ip.negated, address(ip.value, *mask, at)?));
             }
             Some(Addr::Range(from, to)) => {
-                let range =
-                    AddrRange::new(from.value, to.unwrap_or(from.value)).map_err(|e| LowerError {
+                let range = AddrRange::new(from.value, to.unwrap_or(from.value)).map_err(|e| {
+                    LowerError {
                         at: at.clone(),
                         message: e.to_string(),
-                    })?;
+                    }
+                })?;
                 matches.push(compare(field, from.negated, Value::AddrRange(range)));
             }
             None => continue,
@@ -557,10 +591,7 @@ fn instance(o: &Ordered<'_>, copy: &Instance, fam: IpFamily) -> Result<Option<Ru
         matches.push(compare(Field::TcpFlags, f.negated, v));
         specific = true;
     }
-    let port_ends = [
-        (&attrs.src_ports, true),
-        (&attrs.dst_ports, false),
-    ];
+    let port_ends = [(&attrs.src_ports, true), (&attrs.dst_ports, false)];
     for (p, from_src) in port_ends {
         let Some((first, last)) = p else {
             continue;
@@ -642,7 +673,11 @@ fn instance(o: &Ordered<'_>, copy: &Instance, fam: IpFamily) -> Result<Option<Ru
             at: at.clone(),
             message: format!("ipset '{}' cannot be named in a rule: {e}", set.value),
         })?;
-        matches.push(compare(Field::IpSet, set.negated, Value::IpSet { name, dirs }));
+        matches.push(compare(
+            Field::IpSet,
+            set.negated,
+            Value::IpSet { name, dirs },
+        ));
     }
     if let Some(limit) = &attrs.connlimit {
         let above = IntRange::new(u64::from(limit.value) + 1, u32::MAX.into())

@@ -147,7 +147,11 @@ pub(crate) fn matches(
         }
         ProtocolMatch::Ip(m) => {
             let negated = m.protocol.as_ref().is_some_and(|a| a.negated);
-            out.push(cmp(Field::EtherType, negated, int(0x0800u16, Notation::Name)));
+            out.push(cmp(
+                Field::EtherType,
+                negated,
+                int(0x0800u16, Notation::Name),
+            ));
             ether_header(
                 (&m.srcmacaddr, &m.srcmacmask),
                 (&m.dstmacaddr, &m.dstmacmask),
@@ -155,14 +159,21 @@ pub(crate) fn matches(
                 &mut out,
             );
             let (sf, df) = addr_fields(IpFamily::V4, reverse);
-            for (a, mask, field) in [(&m.srcipaddr, &m.srcipmask, sf), (&m.dstipaddr, &m.dstipmask, df)] {
+            for (a, mask, field) in [
+                (&m.srcipaddr, &m.srcipmask, sf),
+                (&m.dstipaddr, &m.dstipmask, df),
+            ] {
                 if let Some(a) = a {
                     let len = mask.as_ref().map(|m| m.value.prefix_len());
                     out.push(cmp(field, a.negated, address(IpAddr::V4(a.value), len)?));
                 }
             }
             if let Some(pr) = &m.protocol {
-                out.push(cmp(Field::IpProto(IpFamily::V4), pr.negated, int(pr.value.0, Notation::Decimal)));
+                out.push(cmp(
+                    Field::IpProto(IpFamily::V4),
+                    pr.negated,
+                    int(pr.value.0, Notation::Decimal),
+                ));
             }
             th_ports(
                 m.protocol.as_ref(),
@@ -172,7 +183,11 @@ pub(crate) fn matches(
                 &mut out,
             )?;
             if let Some(d) = &m.dscp {
-                out.push(cmp(Field::Dscp(IpFamily::V4), d.negated, int(d.value.value(), HEX)));
+                out.push(cmp(
+                    Field::Dscp(IpFamily::V4),
+                    d.negated,
+                    int(d.value.value(), HEX),
+                ));
             }
         }
         ProtocolMatch::Ipv6(m) => {
@@ -184,14 +199,21 @@ pub(crate) fn matches(
             );
             out.push(cmp(Field::EtherType, false, int(0x86ddu16, Notation::Name)));
             let (sf, df) = addr_fields(IpFamily::V6, reverse);
-            for (a, mask, field) in [(&m.srcipaddr, &m.srcipmask, sf), (&m.dstipaddr, &m.dstipmask, df)] {
+            for (a, mask, field) in [
+                (&m.srcipaddr, &m.srcipmask, sf),
+                (&m.dstipaddr, &m.dstipmask, df),
+            ] {
                 if let Some(a) = a {
                     let len = mask.as_ref().map(|m| m.value.prefix_len());
                     out.push(cmp(field, a.negated, address(IpAddr::V6(a.value), len)?));
                 }
             }
             if let Some(pr) = &m.protocol {
-                out.push(cmp(Field::IpProto(IpFamily::V6), pr.negated, int(pr.value.0, Notation::Decimal)));
+                out.push(cmp(
+                    Field::IpProto(IpFamily::V6),
+                    pr.negated,
+                    int(pr.value.0, Notation::Decimal),
+                ));
             }
             th_ports(
                 m.protocol.as_ref(),
@@ -203,13 +225,23 @@ pub(crate) fn matches(
             // libvirt reads neither `typeend` nor `codeend`.
             let ends = fidelity == Fidelity::Fwc;
             for (start, end, field) in [
-                (&m.icmp_type, &m.icmp_type_end, Field::IcmpType(IpFamily::V6)),
-                (&m.icmp_code, &m.icmp_code_end, Field::IcmpCode(IpFamily::V6)),
+                (
+                    &m.icmp_type,
+                    &m.icmp_type_end,
+                    Field::IcmpType(IpFamily::V6),
+                ),
+                (
+                    &m.icmp_code,
+                    &m.icmp_code_end,
+                    Field::IcmpCode(IpFamily::V6),
+                ),
             ] {
                 if let Some(s) = start {
                     let end = end.as_ref().filter(|_| ends).map(|e| u64::from(e.value));
                     let v = match end {
-                        Some(e) => Value::Int(IntRange::new(s.value.into(), e).map_err(|e| e.to_string())?),
+                        Some(e) => {
+                            Value::Int(IntRange::new(s.value.into(), e).map_err(|e| e.to_string())?)
+                        }
                         None => int(s.value, Notation::Decimal),
                     };
                     out.push(cmp(field, s.negated, v));
@@ -225,10 +257,18 @@ pub(crate) fn matches(
             );
             out.push(cmp(Field::EtherType, false, int(0x8100u16, HEX)));
             if let Some(id) = &m.vlanid {
-                out.push(cmp(Field::VlanId, id.negated, int(id.value.value(), Notation::Decimal)));
+                out.push(cmp(
+                    Field::VlanId,
+                    id.negated,
+                    int(id.value.value(), Notation::Decimal),
+                ));
             }
             if let Some(e) = &m.encap_protocol {
-                out.push(cmp(Field::VlanEtherType, e.negated, int(e.value.0, Notation::Decimal)));
+                out.push(cmp(
+                    Field::VlanEtherType,
+                    e.negated,
+                    int(e.value.0, Notation::Decimal),
+                ));
             }
         }
         ProtocolMatch::Arp(m) => arp(m, reverse, fidelity, &mut out)?,
@@ -240,7 +280,12 @@ pub(crate) fn matches(
                         .into(),
                 );
             }
-            ether_header((&m.srcmacaddr, &m.srcmacmask), (&None, &None), reverse, &mut out);
+            ether_header(
+                (&m.srcmacaddr, &m.srcmacmask),
+                (&None, &None),
+                reverse,
+                &mut out,
+            );
             out.push(cmp(Field::EtherDaddr, false, Value::Mac(STP_DESTINATION)));
             stp(m, fidelity, &mut out)?;
         }
@@ -262,7 +307,12 @@ fn addr_fields(f: IpFamily, reverse: bool) -> (Field, Field) {
     }
 }
 
-fn arp(m: &ArpMatch<Concrete>, reverse: bool, fidelity: Fidelity, out: &mut Vec<Match>) -> Result<(), String> {
+fn arp(
+    m: &ArpMatch<Concrete>,
+    reverse: bool,
+    fidelity: Fidelity,
+    out: &mut Vec<Match>,
+) -> Result<(), String> {
     ether_header(
         (&m.srcmacaddr, &m.srcmacmask),
         (&m.dstmacaddr, &m.dstmacmask),
@@ -271,18 +321,40 @@ fn arp(m: &ArpMatch<Concrete>, reverse: bool, fidelity: Fidelity, out: &mut Vec<
     );
     out.push(cmp(Field::EtherType, false, int(0x0806u16, HEX)));
     if let Some(h) = &m.hwtype {
-        out.push(cmp(Field::Arp(ArpField::HwType), h.negated, int(h.value, Notation::Decimal)));
+        out.push(cmp(
+            Field::Arp(ArpField::HwType),
+            h.negated,
+            int(h.value, Notation::Decimal),
+        ));
     }
     if let Some(p) = &m.protocoltype {
-        out.push(cmp(Field::Arp(ArpField::ProtoType), p.negated, int(p.value, HEX)));
+        out.push(cmp(
+            Field::Arp(ArpField::ProtoType),
+            p.negated,
+            int(p.value, HEX),
+        ));
     }
     if let Some(o) = &m.opcode {
-        out.push(cmp(Field::Arp(ArpField::Opcode), o.negated, int(o.value.0, Notation::Decimal)));
+        out.push(cmp(
+            Field::Arp(ArpField::Opcode),
+            o.negated,
+            int(o.value.0, Notation::Decimal),
+        ));
     }
     let (sip, dip, smac, dmac) = if reverse {
-        (ArpField::TargetIp, ArpField::SenderIp, ArpField::TargetMac, ArpField::SenderMac)
+        (
+            ArpField::TargetIp,
+            ArpField::SenderIp,
+            ArpField::TargetMac,
+            ArpField::SenderMac,
+        )
     } else {
-        (ArpField::SenderIp, ArpField::TargetIp, ArpField::SenderMac, ArpField::TargetMac)
+        (
+            ArpField::SenderIp,
+            ArpField::TargetIp,
+            ArpField::SenderMac,
+            ArpField::TargetMac,
+        )
     };
     // libvirt keeps the source mask for the target address when the target
     // has none (one variable serves both).
@@ -292,7 +364,10 @@ fn arp(m: &ArpMatch<Concrete>, reverse: bool, fidelity: Fidelity, out: &mut Vec<
         Fidelity::Libvirt => dst_len.or(src_len),
         Fidelity::Fwc => dst_len,
     };
-    for (a, len, f) in [(&m.arpsrcipaddr, src_len, sip), (&m.arpdstipaddr, dst_len, dip)] {
+    for (a, len, f) in [
+        (&m.arpsrcipaddr, src_len, sip),
+        (&m.arpdstipaddr, dst_len, dip),
+    ] {
         if let Some(a) = a {
             let v = address(IpAddr::V4(a.value), Some(len.unwrap_or(32)))?;
             out.push(cmp(Field::Arp(f), a.negated, v));
@@ -310,7 +385,11 @@ fn arp(m: &ArpMatch<Concrete>, reverse: bool, fidelity: Fidelity, out: &mut Vec<
 /// libvirt tests gratuitous ARP only when it is asked for (`true`).
 fn gratuitous(m: &ArpMatch<Concrete>, out: &mut Vec<Match>) {
     if let Some(g) = m.gratuitous.as_ref().filter(|g| g.value) {
-        out.push(cmp(Field::Arp(ArpField::Gratuitous), g.negated, Value::Bool(true)));
+        out.push(cmp(
+            Field::Arp(ArpField::Gratuitous),
+            g.negated,
+            Value::Bool(true),
+        ));
     }
 }
 
@@ -335,7 +414,11 @@ fn rarp(m: &ArpMatch<Concrete>, reverse: bool, out: &mut Vec<Match>) -> Result<(
         }
     }
     if let Some(o) = &m.opcode {
-        out.push(cmp(Field::Arp(ArpField::Opcode), o.negated, int(o.value.0, HEX)));
+        out.push(cmp(
+            Field::Arp(ArpField::Opcode),
+            o.negated,
+            int(o.value.0, HEX),
+        ));
     }
     let ips = [
         (&m.arpsrcipaddr, &m.arpsrcipmask, ArpField::SenderIp),
@@ -348,7 +431,10 @@ fn rarp(m: &ArpMatch<Concrete>, reverse: bool, out: &mut Vec<Match>) -> Result<(
             out.push(cmp(Field::Arp(f), a.negated, v));
         }
     }
-    for (a, f) in [(&m.arpsrcmacaddr, ArpField::SenderMac), (&m.arpdstmacaddr, ArpField::TargetMac)] {
+    for (a, f) in [
+        (&m.arpsrcmacaddr, ArpField::SenderMac),
+        (&m.arpdstmacaddr, ArpField::TargetMac),
+    ] {
         if let Some(a) = a {
             out.push(cmp(Field::Arp(f), a.negated, Value::Mac(a.value)));
         }
@@ -357,7 +443,11 @@ fn rarp(m: &ArpMatch<Concrete>, reverse: bool, out: &mut Vec<Match>) -> Result<(
     Ok(())
 }
 
-fn stp(m: &crate::nwfilter::StpMatch<Concrete>, fidelity: Fidelity, out: &mut Vec<Match>) -> Result<(), String> {
+fn stp(
+    m: &crate::nwfilter::StpMatch<Concrete>,
+    fidelity: Fidelity,
+    out: &mut Vec<Match>,
+) -> Result<(), String> {
     let hex = |a: &Attr<u8>| int(a.value, HEX);
     for (a, f) in [(&m.stp_type, StpField::Type), (&m.flags, StpField::Flags)] {
         if let Some(a) = a {
@@ -367,7 +457,11 @@ fn stp(m: &crate::nwfilter::StpMatch<Concrete>, fidelity: Fidelity, out: &mut Ve
     // libvirt writes `!=` for a range the XML asks to match, `==` for one it
     // asks not to (`insertRuleArgParamHexRange`).
     let libvirt = fidelity == Fidelity::Libvirt;
-    let ranged = |out: &mut Vec<Match>, f: StpField, lo: Option<(u64, bool)>, hi: Option<u64>| -> Result<(), String> {
+    let ranged = |out: &mut Vec<Match>,
+                  f: StpField,
+                  lo: Option<(u64, bool)>,
+                  hi: Option<u64>|
+     -> Result<(), String> {
         if let Some((lo, negated)) = lo {
             let v = range(lo, hi, HEX)?;
             out.push(cmp(Field::Stp(f), negated != libvirt, v));
@@ -376,21 +470,55 @@ fn stp(m: &crate::nwfilter::StpMatch<Concrete>, fidelity: Fidelity, out: &mut Ve
     };
     let w = |a: &Option<Attr<u16>>| a.as_ref().map(|a| (u64::from(a.value), a.negated));
     let e = |a: &Option<Attr<u16>>| a.as_ref().map(|a| u64::from(a.value));
-    ranged(out, StpField::RootPriority, w(&m.root_priority), e(&m.root_priority_hi))?;
-    address_field(out, StpField::RootAddress, &m.root_address, &m.root_address_mask, libvirt);
+    ranged(
+        out,
+        StpField::RootPriority,
+        w(&m.root_priority),
+        e(&m.root_priority_hi),
+    )?;
+    address_field(
+        out,
+        StpField::RootAddress,
+        &m.root_address,
+        &m.root_address_mask,
+        libvirt,
+    );
     ranged(
         out,
         StpField::RootCost,
-        m.root_cost.as_ref().map(|a| (u64::from(a.value), a.negated)),
+        m.root_cost
+            .as_ref()
+            .map(|a| (u64::from(a.value), a.negated)),
         m.root_cost_hi.as_ref().map(|a| u64::from(a.value)),
     )?;
-    ranged(out, StpField::SenderPriority, w(&m.sender_priority), e(&m.sender_priority_hi))?;
-    address_field(out, StpField::SenderAddress, &m.sender_address, &m.sender_address_mask, libvirt);
+    ranged(
+        out,
+        StpField::SenderPriority,
+        w(&m.sender_priority),
+        e(&m.sender_priority_hi),
+    )?;
+    address_field(
+        out,
+        StpField::SenderAddress,
+        &m.sender_address,
+        &m.sender_address_mask,
+        libvirt,
+    );
     ranged(out, StpField::Port, w(&m.port), e(&m.port_hi))?;
     ranged(out, StpField::MessageAge, w(&m.age), e(&m.age_hi))?;
     ranged(out, StpField::MaxAge, w(&m.max_age), e(&m.max_age_hi))?;
-    ranged(out, StpField::HelloTime, w(&m.hello_time), e(&m.hello_time_hi))?;
-    ranged(out, StpField::ForwardDelay, w(&m.forward_delay), e(&m.forward_delay_hi))?;
+    ranged(
+        out,
+        StpField::HelloTime,
+        w(&m.hello_time),
+        e(&m.hello_time_hi),
+    )?;
+    ranged(
+        out,
+        StpField::ForwardDelay,
+        w(&m.forward_delay),
+        e(&m.forward_delay_hi),
+    )?;
     Ok(())
 }
 

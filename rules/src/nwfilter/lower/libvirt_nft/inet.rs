@@ -45,18 +45,34 @@ macro_rules! common {
             srcmacaddr: &m.srcmacaddr,
             src: Addresses {
                 addr: m.srcipaddr.as_ref().map(|a| {
-                    (wrap(a.value), m.srcipmask.as_ref().map(|k| k.value.prefix_len()), a.negated)
+                    (
+                        wrap(a.value),
+                        m.srcipmask.as_ref().map(|k| k.value.prefix_len()),
+                        a.negated,
+                    )
                 }),
                 from: m.srcipfrom.as_ref().map(|a| {
-                    (wrap(a.value), m.srcipto.as_ref().map(|t| wrap(t.value)), a.negated)
+                    (
+                        wrap(a.value),
+                        m.srcipto.as_ref().map(|t| wrap(t.value)),
+                        a.negated,
+                    )
                 }),
             },
             dst: Addresses {
                 addr: m.dstipaddr.as_ref().map(|a| {
-                    (wrap(a.value), m.dstipmask.as_ref().map(|k| k.value.prefix_len()), a.negated)
+                    (
+                        wrap(a.value),
+                        m.dstipmask.as_ref().map(|k| k.value.prefix_len()),
+                        a.negated,
+                    )
                 }),
                 from: m.dstipfrom.as_ref().map(|a| {
-                    (wrap(a.value), m.dstipto.as_ref().map(|t| wrap(t.value)), a.negated)
+                    (
+                        wrap(a.value),
+                        m.dstipto.as_ref().map(|t| wrap(t.value)),
+                        a.negated,
+                    )
                 }),
             },
             dscp: &m.dscp,
@@ -176,14 +192,20 @@ pub(crate) fn matches(
     fidelity: Fidelity,
 ) -> Result<Vec<Match>, String> {
     let p = &rule.protocol;
-    let kind = p.kind().ok_or("a rule without an element is a layer-2 rule")?;
+    let kind = p
+        .kind()
+        .ok_or("a rule without an element is a layer-2 rule")?;
     let c = common(p).ok_or_else(|| format!("<{}> is not a layer-3 element", kind.element()))?;
     let mut out = Vec::new();
     let ether_type = match c.family {
         IpFamily::V4 => 0x0800u16,
         IpFamily::V6 => 0x86dd,
     };
-    out.push(cmp(Field::EtherType, false, int(ether_type, Notation::Name)));
+    out.push(cmp(
+        Field::EtherType,
+        false,
+        int(ether_type, Notation::Name),
+    ));
     let l4 = kind.l4proto();
     let is_icmp = matches!(l4, Some(L4Proto::Icmp | L4Proto::Icmpv6));
     match l4 {
