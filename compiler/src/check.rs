@@ -297,7 +297,6 @@ fn same(expected: &Json, now: &Json, when: &str) -> Result<(), String> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -368,3 +368,46 @@ fn lowering_notes_are_warnings() {
     assert_eq!(stdout(&o), "");
     assert!(!dir.path().join("out.nft").exists());
 }
+
+/// A hostile bridge name is refused at its attribute whatever the target and
+/// layout: validation happens once, before any emitter runs.
+#[test]
+fn hostile_bridge_names_are_refused_for_every_target_and_layout() {
+    let names = [
+        "virbr0\"; flush",
+        "virbr0&apos;$(reboot)",
+        "vir&#10;br0",
+        "virbr0-is-too-long",
+        "vir br0",
+        "virbr*",
+    ];
+    for name in names {
+        let dir = tempfile::tempdir().unwrap();
+        let xml = format!(
+            "<network>\n  <name>n</name>\n  <bridge name='{name}'/>\n  <forward/>\n  <ip address='192.168.122.1' prefix='24'/>\n</network>\n"
+        );
+        std::fs::write(dir.path().join("bad.xml"), xml).unwrap();
+        for target in ["nft", "nft-json", "iptables", "ip6tables", "ebtables"] {
+            for layout in ["fwc", "libvirt"] {
+                let o = fwc(
+                    dir.path(),
+                    &[
+                        "compile", "bad.xml", "--target", target, "--layout", layout, "-o", "out",
+                    ],
+                );
+                let err = stderr(&o);
+                assert_eq!(o.status.code(), Some(2), "{name} {target} {layout}: {err}");
+                assert!(
+                    err.contains("bad.xml:3:17"),
+                    "{name} {target} {layout}: {err}"
+                );
+                assert!(
+                    err.contains("error[bad-ifname]"),
+                    "{name} {target} {layout}: {err}"
+                );
+                assert_eq!(stdout(&o), "");
+                assert!(!dir.path().join("out").exists());
+            }
+        }
+    }
+}

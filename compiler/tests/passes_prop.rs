@@ -94,6 +94,9 @@ struct Spec {
     late: Vec<RuleSpec>,
     /// Whether the forward chain looks up a named map.
     named_map: bool,
+    /// Whether every chain gets inert rules appended, making it long enough
+    /// for the passes' hash indexes (short chains are compared rule by rule).
+    pad: bool,
 }
 
 fn match_spec() -> impl Strategy<Value = MatchSpec> {
@@ -155,13 +158,15 @@ fn spec() -> impl Strategy<Value = Spec> {
         any::<bool>(),
         prop::collection::vec(rule_spec(), 0..3),
         prop::bool::weighted(0.2),
+        any::<bool>(),
     )
-        .prop_map(|(filter, nat, drop_policy, late, named_map)| Spec {
+        .prop_map(|(filter, nat, drop_policy, late, named_map, pad)| Spec {
             filter,
             nat,
             drop_policy,
             late,
             named_map,
+            pad,
         })
 }
 
@@ -430,6 +435,24 @@ fn ruleset(spec: &Spec) -> Ruleset {
             r
         })
         .collect();
+    if spec.pad {
+        // Counting untracked packets changes no verdict, and never merges.
+        let inert = Rule::new(
+            Provenance::Layout("padding"),
+            vec![Match::eq(
+                Field::CtState,
+                Value::CtStates(CtStates {
+                    untracked: true,
+                    ..CtStates::default()
+                }),
+            )],
+            None,
+        )
+        .with(Statement::Counter);
+        for c in &mut t.chains {
+            c.rules.extend(std::iter::repeat_n(inert.clone(), 17));
+        }
+    }
     if spec.named_map {
         let map = t.add_map(Map {
             name: name("m".into()),

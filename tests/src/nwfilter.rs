@@ -184,7 +184,9 @@ mod tests {
         assert!(may_fail("iptables -w -N libvirt-host-in"));
         assert!(!may_fail("iptables -w -N FJ-vnet0"));
         assert!(!may_fail("iptables -w -A FJ-vnet0 -p all -j DROP"));
-        assert!(!may_fail("ebtables --concurrent -t nat -E J-vnet0-arp I-vnet0-arp"));
+        assert!(!may_fail(
+            "ebtables --concurrent -t nat -E J-vnet0-arp I-vnet0-arp"
+        ));
         assert_eq!(harness_params().len(), 13);
     }
 }

@@ -206,6 +206,12 @@ pub(crate) fn is_interval(v: &Value) -> bool {
     }
 }
 
+/// Chains up to this many rules are compared rule by rule; longer ones
+/// through the passes' hash indexes, whose set-up costs more than it saves
+/// on a short chain (fwc's layouts have tens of thousands of short chains,
+/// one per port or bridge).
+pub(crate) const SMALL_CHAIN: usize = 16;
+
 /// Whether any rule of the chain was inserted by sequence number (libvirt's
 /// layout): such chains keep their order exactly, so passes that move rules
 /// leave them alone.

@@ -14,13 +14,17 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use ir::{Rule, Ruleset};
 
-use super::analysis::ends_evaluation;
+use super::analysis::{ends_evaluation, SMALL_CHAIN};
 
 /// Drops, in every chain, each rule equal to an earlier terminal rule.
 /// Linear in the chain's length: earlier terminal rules are found by hash.
 pub fn run(rs: &mut Ruleset) {
     for table in &mut rs.tables {
         for chain in &mut table.chains {
+            if chain.rules.len() <= SMALL_CHAIN {
+                dedupe_small(&mut chain.rules);
+                continue;
+            }
             let rules = std::mem::take(&mut chain.rules);
             let mut terminal: HashMap<u64, Vec<usize>> = HashMap::new();
             let mut kept: Vec<Rule> = Vec::with_capacity(rules.len());
@@ -38,6 +42,22 @@ pub fn run(rs: &mut Ruleset) {
                 kept.push(rule);
             }
             chain.rules = kept;
+        }
+    }
+}
+
+/// [`run`] for a short chain: each rule against the earlier ones.
+fn dedupe_small(rules: &mut Vec<Rule>) {
+    let mut i = 1;
+    while i < rules.len() {
+        let (before, rest) = rules.split_at(i);
+        if before
+            .iter()
+            .any(|k| ends_evaluation(k) && same_behaviour(k, &rest[0]))
+        {
+            rules.remove(i);
+        } else {
+            i += 1;
         }
     }
 }

@@ -29,7 +29,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use ir::{CmpOp, Rule, Ruleset, SetRef, Value};
 
-use super::analysis::{ends_evaluation, has_seq, is_point, items, same_effect, values_disjoint};
+use super::analysis::{
+    ends_evaluation, has_seq, is_point, items, same_effect, values_disjoint, SMALL_CHAIN,
+};
 
 /// Rounds of merging per chain, at most.
 pub const MAX_ROUNDS: usize = 8;
@@ -48,7 +50,7 @@ pub fn run(rs: &mut Ruleset) {
             let mut rules = std::mem::take(&mut chain.rules);
             for _ in 0..MAX_ROUNDS {
                 let before = rules.len();
-                rules = round(rules);
+                rules = round(rules, before > SMALL_CHAIN);
                 if rules.len() == before {
                     break;
                 }
@@ -58,13 +60,16 @@ pub fn run(rs: &mut Ruleset) {
     }
 }
 
-/// One pass over a chain.
-fn round(rules: Vec<Rule>) -> Vec<Rule> {
+/// One pass over a chain; `hashed`: find merge partners in a run through
+/// the hash index (long chains) rather than by trying each (short ones).
+fn round(rules: Vec<Rule>, hashed: bool) -> Vec<Rule> {
     let mut out: Vec<Rule> = Vec::with_capacity(rules.len());
     // Rules of the current run of same-effect terminal rules, by the hash
     // of each with one match position left out.
     let mut run: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut grown = Grown::default();
+    // Where the current run starts in `out`.
+    let mut run_start = 0;
     for rule in rules {
         let continues_run = ends_evaluation(&rule)
             && out
@@ -72,9 +77,16 @@ fn round(rules: Vec<Rule>) -> Vec<Rule> {
                 .is_some_and(|last| ends_evaluation(last) && same_effect(last, &rule));
         if !continues_run {
             run.clear();
+            run_start = out.len();
         }
-        let target = if continues_run {
+        let target = if continues_run && hashed {
             find_in_run(&run, &out, &rule, &grown)
+        } else if continues_run {
+            (run_start..out.len()).find_map(|k| {
+                merge_position(&out[k], &rule)
+                    .filter(|&p| grown.joinable(&out, k, p, &rule.matches[p].value))
+                    .map(|p| (k, p))
+            })
         } else {
             let k = out.len().wrapping_sub(1);
             out.last()
@@ -94,12 +106,18 @@ fn round(rules: Vec<Rule>) -> Vec<Rule> {
                 // Its other holes changed with the new value. Rules over big
                 // sets rarely merge again elsewhere; the next round finds
                 // them if they do, without rehashing the set on every merge.
-                if continues_run && size <= REINDEX_LIMIT {
+                if !continues_run {
+                    // Merged into its neighbour: that rule starts the run.
+                    run_start = k;
+                    if hashed && ends_evaluation(&out[k]) && size <= REINDEX_LIMIT {
+                        index(&mut run, &out[k], k, None);
+                    }
+                } else if hashed && size <= REINDEX_LIMIT {
                     index(&mut run, &out[k], k, Some(p));
                 }
             }
             None => {
-                if ends_evaluation(&rule) {
+                if hashed && ends_evaluation(&rule) {
                     index(&mut run, &rule, out.len(), None);
                 }
                 out.push(rule);
@@ -305,8 +323,9 @@ mod tests {
 
     #[test]
     fn per_bridge_host_rules_fold_into_one_rule_per_shape() {
+        // Six bridges: 24 rules, past SMALL_CHAIN, so the hash index runs.
         let mut rules = Vec::new();
-        for br in ["virbr0", "virbr1", "virbr2"] {
+        for br in ["virbr0", "virbr1", "virbr2", "virbr3", "virbr4", "virbr5"] {
             for port in [67, 53] {
                 for proto in [L4Proto::Tcp, L4Proto::Udp] {
                     rules.push(accept(vec![iif(br), dport(proto, port)]));
@@ -320,6 +339,20 @@ mod tests {
             "{got:#?}"
         );
         assert!(got[0].contains("67") && got[0].contains("53"), "{got:#?}");
+    }
+
+    #[test]
+    fn short_chains_merge_the_same_way() {
+        let mut rules = Vec::new();
+        for br in ["virbr0", "virbr1"] {
+            for port in [67, 53] {
+                for proto in [L4Proto::Tcp, L4Proto::Udp] {
+                    rules.push(accept(vec![iif(br), dport(proto, port)]));
+                }
+            }
+        }
+        assert!(rules.len() <= crate::passes::analysis::SMALL_CHAIN);
+        assert_eq!(merged(rules).len(), 2);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use ipnet::IpNet;
 use ir::{CmpOp, Field, Rule, Ruleset, Value};
 
-use super::analysis::{ends_evaluation, is_point, required_proto, rule_implies};
+use super::analysis::{ends_evaluation, is_point, required_proto, rule_implies, SMALL_CHAIN};
 
 /// Drops, in every chain, the rules an earlier terminal rule shadows.
 pub fn run(rs: &mut Ruleset) {
@@ -27,6 +27,9 @@ pub fn run(rs: &mut Ruleset) {
 }
 
 fn prune(rules: Vec<Rule>) -> Vec<Rule> {
+    if rules.len() <= SMALL_CHAIN {
+        return prune_small(rules);
+    }
     let mut index = Index::default();
     let mut kept: Vec<Rule> = Vec::with_capacity(rules.len());
     for rule in rules {
@@ -40,6 +43,20 @@ fn prune(rules: Vec<Rule>) -> Vec<Rule> {
             index.add(&rule, kept.len());
         }
         kept.push(rule);
+    }
+    kept
+}
+
+/// [`prune`] for a short chain: each rule against every earlier terminal one.
+fn prune_small(rules: Vec<Rule>) -> Vec<Rule> {
+    let mut kept: Vec<Rule> = Vec::with_capacity(rules.len());
+    for rule in rules {
+        if !kept
+            .iter()
+            .any(|k| ends_evaluation(k) && rule_implies(&rule, k))
+        {
+            kept.push(rule);
+        }
     }
     kept
 }

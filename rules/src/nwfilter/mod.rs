@@ -59,8 +59,8 @@
 //! assert_eq!(m.srcipaddr.as_ref().unwrap().value.to_string(), "10.0.0.2");
 //! ```
 
-pub mod lower;
 mod filter;
+pub mod lower;
 mod protocol;
 mod resolve;
 mod template;

@@ -109,7 +109,15 @@ pub fn lower(ports: &[Port]) -> Result<Ruleset, LowerError> {
         ));
         maps.push(map);
     }
+    // A set, not a search of the table's chains: binding N ports stays linear.
+    let mut bound = std::collections::HashSet::new();
     for port in ports {
+        if !bound.insert(port.ifname.as_str()) {
+            return Err(LowerError {
+                at: port.source.clone(),
+                message: format!("port {} is bound twice", port.ifname),
+            });
+        }
         lower_port(t, &maps, port)?;
     }
     let gratuitous = t.chains.iter().flat_map(|c| &c.rules).any(|r| {
@@ -171,9 +179,6 @@ fn lower_port(t: &mut IrTable, maps: &[MapId], port: &Port) -> Result<(), LowerE
             Table::Inet => format!("{dir}-l3"),
         };
         let n = chain_name(&suffix)?;
-        if t.chain_id(n.as_str()).is_some() {
-            return Err(at(format!("port {ifname} is bound twice")));
-        }
         passes[i] = t.add_chain(n, ChainKind::Regular, Ownership::Owned);
         let element = (
             vec![Value::Ifname(port.ifname.clone())],
