@@ -26,7 +26,7 @@ use ir::{
 use crate::cli::{LayoutArg, TargetArg, EXIT_BAD_INPUT, EXIT_OK};
 use crate::diff::packets;
 use crate::diff::side::Side;
-use crate::readback::Readback;
+use crate::readback::{values, Readback};
 use crate::source::SourceFile;
 
 /// Arguments of `fwc explain`.
@@ -105,33 +105,11 @@ fn item(i: &str) -> IResult<&str, (&str, &str, &str)> {
     ))(i)
 }
 
-fn hook_named(text: &str) -> Result<Hook, String> {
-    Ok(match text {
-        "prerouting" => Hook::Prerouting,
-        "input" => Hook::Input,
-        "forward" => Hook::Forward,
-        "output" => Hook::Output,
-        "postrouting" => Hook::Postrouting,
-        "ingress" => Hook::Ingress,
-        other => return Err(format!("unknown hook '{other}'")),
-    })
-}
-
 fn proto_named(text: &str) -> Result<L4Proto, String> {
-    [
-        L4Proto::Tcp,
-        L4Proto::Udp,
-        L4Proto::Sctp,
-        L4Proto::Udplite,
-        L4Proto::Icmp,
-        L4Proto::Icmpv6,
-        L4Proto::Igmp,
-        L4Proto::Esp,
-        L4Proto::Ah,
-    ]
-    .into_iter()
-    .find(|p| p.name() == text)
-    .ok_or_else(|| format!("unknown protocol '{text}'"))
+    values::L4PROTOS
+        .into_iter()
+        .find(|p| p.name() == text)
+        .ok_or_else(|| format!("unknown protocol '{text}'"))
 }
 
 /// Reads a packet written in nft's words (see [`ExplainArgs::packet`]).
@@ -163,7 +141,7 @@ pub fn parse_packet(text: &str) -> Result<PacketSpec, String> {
             }
         };
         match (key, sub) {
-            ("hook", _) => spec.hook = Some(hook_named(value)?),
+            ("hook", _) => spec.hook = Some(values::hook(value)?),
             ("iif" | "iifname", _) => p.iif = Some(ifname(value)?),
             ("oif" | "oifname", _) => p.oif = Some(ifname(value)?),
             ("ip" | "ip6", _) => {

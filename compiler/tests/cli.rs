@@ -1,26 +1,10 @@
 //! The `fwc` binary end to end: exit codes, stdout/stderr and `-o` contracts.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::{fwc, stderr, stdout};
 
 const CORPUS: &str = "/work/shared/corpus/libvirt/network";
-
-fn fwc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fwc"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run fwc")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// Compiles `bad.xml` holding `text` with `-o out.nft`; checks that it fails
 /// cleanly and returns stderr.

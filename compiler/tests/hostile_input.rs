@@ -2,6 +2,9 @@
 //! error of a run, bad encodings and duplicated attributes located, warnings
 //! that keep the exit code, and the checks that span several inputs.
 
+mod common;
+
+use common::{fwc, stderr};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -13,19 +16,6 @@ fn nat((name, bridge, addr, prefix): (&str, &str, &str, &str)) -> String {
         .replace("BRIDGE", bridge)
         .replace("ADDR", addr)
         .replace("PREFIX", prefix)
-}
-
-fn fwc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fwc"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run fwc")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Writes `files` into a fresh directory and compiles them all for nft with

@@ -372,39 +372,36 @@ fn ruleset(spec: &Spec) -> Ruleset {
     let mut rs = Ruleset::default();
     let t = rs.table_mut(Family::Inet, &Name::new("t").unwrap(), Ownership::Owned);
     let name = |s: String| Name::new(&s).unwrap();
-    let fwd = t.add_chain(
-        name("forward".into()),
-        ChainKind::Base {
-            hook: Hook::Forward,
-            ty: ChainType::Filter,
-            priority: 0,
-            policy: if spec.drop_policy {
-                Policy::Drop
-            } else {
-                Policy::Accept
-            },
-        },
-        Ownership::Owned,
+    let base = |t: &mut ir::Table, n: &str, hook, ty, priority, policy| {
+        let kind = ChainKind::Base {
+            hook,
+            ty,
+            priority,
+            policy,
+        };
+        t.add_chain(name(n.into()), kind, Ownership::Owned)
+    };
+    let policy = if spec.drop_policy {
+        Policy::Drop
+    } else {
+        Policy::Accept
+    };
+    let fwd = base(t, "forward", Hook::Forward, ChainType::Filter, 0, policy);
+    let late = base(
+        t,
+        "late",
+        Hook::Forward,
+        ChainType::Filter,
+        10,
+        Policy::Accept,
     );
-    let late = t.add_chain(
-        name("late".into()),
-        ChainKind::Base {
-            hook: Hook::Forward,
-            ty: ChainType::Filter,
-            priority: 10,
-            policy: Policy::Accept,
-        },
-        Ownership::Owned,
-    );
-    let post = t.add_chain(
-        name("postrouting".into()),
-        ChainKind::Base {
-            hook: Hook::Postrouting,
-            ty: ChainType::Nat,
-            priority: 100,
-            policy: Policy::Accept,
-        },
-        Ownership::Owned,
+    let post = base(
+        t,
+        "postrouting",
+        Hook::Postrouting,
+        ChainType::Nat,
+        100,
+        Policy::Accept,
     );
     let filter_chains: Vec<ChainId> = (1..=REGULAR)
         .map(|i| t.add_chain(name(format!("f{i}")), ChainKind::Regular, Ownership::Owned))

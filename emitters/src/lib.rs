@@ -51,6 +51,7 @@ mod nft;
 pub mod quote;
 #[cfg(test)]
 mod testutil;
+mod xtables;
 
 /// Emits `rs` for `target` as `opts` asks.
 ///
@@ -84,6 +85,12 @@ pub fn emit(rs: &Ruleset, target: Target, opts: &Options) -> Result<Artifact, Er
         Target::NftJson => json::emit(rs, opts),
         Target::Ebtables => ebtables::emit(rs, opts),
     }
+}
+
+/// nft's name of a set or map key type (`ifname`, `ipv4_addr`, ...), for
+/// tools that print IR the way nft does.
+pub fn nft_key_type_name(key: ir::KeyType) -> &'static str {
+    nft::model::key_type_names(&[key])[0]
 }
 
 /// What to produce for.

@@ -45,6 +45,20 @@ pub(crate) fn base(t: &mut Table, n: &str, hook: Hook, ty: ChainType, priority: 
     )
 }
 
+/// An owned `forward` filter base chain whose policy drops.
+pub(crate) fn drop_forward(t: &mut Table, priority: i32) -> ChainId {
+    t.add_chain(
+        name("forward"),
+        ChainKind::Base {
+            hook: Hook::Forward,
+            ty: ChainType::Filter,
+            priority,
+            policy: Policy::Drop,
+        },
+        Ownership::Owned,
+    )
+}
+
 pub(crate) fn regular(t: &mut Table, n: &str) -> ChainId {
     t.add_chain(name(n), ChainKind::Regular, Ownership::Owned)
 }
@@ -541,6 +555,27 @@ pub(crate) fn in_netns(script: &str, tools: &[&str]) -> Option<std::process::Out
         .output()
         .expect("unshare runs");
     Some(out)
+}
+
+/// `rs` emitted for `target` in `format` and `direction`.
+pub(crate) fn emit_as(
+    rs: &Ruleset,
+    target: crate::Target,
+    format: crate::Format,
+    direction: crate::Direction,
+) -> Result<crate::Artifact, crate::Error> {
+    crate::emit(rs, target, &crate::Options { format, direction })
+}
+
+/// Asserts that a command run by [`in_netns`] succeeded, showing its
+/// output if not.
+pub(crate) fn assert_succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Writes `text` to a fresh temporary file and returns it (kept alive by

@@ -25,21 +25,7 @@ pub struct Line {
 
 fn key_type_text(k: &[KeyType]) -> String {
     k.iter()
-        .map(|k| match k {
-            KeyType::IfIndex => "iface_index",
-            KeyType::Ifname => "ifname",
-            KeyType::Ipv4Addr => "ipv4_addr",
-            KeyType::Ipv6Addr => "ipv6_addr",
-            KeyType::InetProto => "inet_proto",
-            KeyType::InetService => "inet_service",
-            KeyType::CtState => "ct_state",
-            KeyType::EtherAddr => "ether_addr",
-            KeyType::Integer => "integer",
-            KeyType::Bool => "boolean",
-            KeyType::TcpFlags => "tcp_flag",
-            KeyType::CtDirection => "ct_dir",
-            KeyType::IpSetRef => "ipset",
-        })
+        .map(|k| emitters::nft_key_type_name(*k))
         .collect::<Vec<_>>()
         .join(" . ")
 }

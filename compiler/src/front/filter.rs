@@ -113,26 +113,28 @@ impl<'a> Reader<'a> {
         Some(&a.value)
     }
 
+    /// Reports attribute `a` of `el` as unknown; `accepts` lists the
+    /// attributes `el` takes.
+    fn unknown_attr(&mut self, el: &Element, a: &Attribute, accepts: &str) {
+        self.diags.push(
+            Diagnostic::error(
+                Code::UnknownAttribute,
+                format!(
+                    "attribute '{}' is not allowed in <{}>",
+                    shown(&a.name),
+                    el.name
+                ),
+            )
+            .at(self.file, a.name_span.clone(), "unknown attribute")
+            .note(format!("<{}> accepts: {accepts}", el.name)),
+        );
+    }
+
     /// Reports every attribute of `el` not in `allowed`.
     pub(crate) fn check_attrs(&mut self, el: &Element, allowed: &[&str]) {
         for a in &el.attrs {
             if !allowed.contains(&a.name.as_str()) {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::UnknownAttribute,
-                        format!(
-                            "attribute '{}' is not allowed in <{}>",
-                            shown(&a.name),
-                            el.name
-                        ),
-                    )
-                    .at(self.file, a.name_span.clone(), "unknown attribute")
-                    .note(format!(
-                        "<{}> accepts: {}",
-                        el.name,
-                        allowed.join(", ")
-                    )),
-                );
+                self.unknown_attr(el, a, &allowed.join(", "));
             }
         }
     }
@@ -331,22 +333,7 @@ impl<'a> Reader<'a> {
             }
             let Some(spec) = specs.iter().find(|s| s.name == a.name) else {
                 let names: Vec<_> = specs.iter().map(|s| s.name).collect();
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::UnknownAttribute,
-                        format!(
-                            "attribute '{}' is not allowed in <{}>",
-                            shown(&a.name),
-                            el.name
-                        ),
-                    )
-                    .at(self.file, a.name_span.clone(), "unknown attribute")
-                    .note(format!(
-                        "<{}> accepts: match, {}",
-                        el.name,
-                        names.join(", ")
-                    )),
-                );
+                self.unknown_attr(el, a, &format!("match, {}", names.join(", ")));
                 continue;
             };
             let Some(value) = self.value(a, spec.kind, &el.name) else {

@@ -14,19 +14,17 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use ir::{AddrRange, Ifname, IpFamily, PortRange, Source};
+use ir::{AddrRange, Ifname, IpFamily, PortRange};
 use rules::network::{Forward, ForwardMode, IpDef, NatDef, Network};
 
+use super::filter::{shown, Reader as Cx};
 use super::xml::{Attribute, Element};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::source::{SourceFile, Span};
 
 /// Reads a `<network>` root element.
 pub fn read(root: &Element, file: &Arc<SourceFile>) -> Result<Network, Diagnostics> {
-    let mut cx = Cx {
-        file,
-        diags: Vec::new(),
-    };
+    let mut cx = Cx::new(file);
     let net = cx.network(root);
     match net {
         Some(n) if cx.diags.is_empty() => Ok(n),
@@ -40,37 +38,7 @@ pub fn read(root: &Element, file: &Arc<SourceFile>) -> Result<Network, Diagnosti
     }
 }
 
-/// Shows a value in a message: as written, but with control characters escaped
-/// so a hostile value cannot rewrite the terminal.
-fn shown(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-/// The reader's state: the file and every diagnostic so far.
-struct Cx<'a> {
-    file: &'a Arc<SourceFile>,
-    diags: Diagnostics,
-}
-
 impl Cx<'_> {
-    fn error(&mut self, code: Code, message: String, span: Span, label: &str) {
-        self.diags
-            .push(Diagnostic::error(code, message).at(self.file, span, label));
-    }
-
-    fn source(&self, el: &Element) -> Source {
-        self.file.ir_source(el.span.start, &el.name)
-    }
-
     /// The only child called `name`; a second one is an error (libvirt would
     /// silently use the first, hiding which one the firewall follows).
     fn single<'e>(&mut self, parent: &'e Element, name: &str) -> Option<&'e Element> {
@@ -87,19 +55,6 @@ impl Cx<'_> {
             );
         }
         Some(first)
-    }
-
-    fn required<'e>(&mut self, el: &'e Element, attr: &str) -> Option<&'e Attribute> {
-        let a = el.attr(attr);
-        if a.is_none() {
-            self.error(
-                Code::MissingAttribute,
-                format!("<{}> needs a '{attr}' attribute", el.name),
-                el.name_span.clone(),
-                &format!("no '{attr}' here"),
-            );
-        }
-        a
     }
 
     fn yes_no(&mut self, el: &Element, attr: &str) -> Option<bool> {

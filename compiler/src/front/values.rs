@@ -498,92 +498,82 @@ mod tests {
 
     #[test]
     fn names_and_numbers() {
-        assert_eq!(
-            ok(ValueKind::MacProtocol, "arp"),
-            "EtherType(EtherType(2054))"
-        );
-        assert_eq!(
-            ok(ValueKind::MacProtocol, "IPv6"),
-            "EtherType(EtherType(34525))"
-        );
-        assert_eq!(
-            ok(ValueKind::MacProtocol, "1536"),
-            "EtherType(EtherType(1536))"
-        );
-        assert_eq!(
-            ok(ValueKind::MacProtocol, "0x835"),
-            "EtherType(EtherType(2101))"
-        );
-        bad(ValueKind::MacProtocol, "15");
-        bad(ValueKind::MacProtocol, "tcp");
-        assert_eq!(ok(ValueKind::VlanEncap, "0x3c"), "EtherType(EtherType(60))");
-        bad(ValueKind::VlanEncap, "59");
-        assert_eq!(ok(ValueKind::VlanId, "0x123"), "VlanId(VlanId(291))");
-        bad(ValueKind::VlanId, "0xffff");
-        assert_eq!(
-            ok(ValueKind::ArpOpcode, "Request_Reverse"),
-            "ArpOpcode(ArpOpcode(3))"
-        );
-        assert_eq!(ok(ValueKind::ArpOpcode, "11"), "ArpOpcode(ArpOpcode(11))");
-        bad(ValueKind::ArpOpcode, "65536");
-        bad(ValueKind::ArpOpcode, "Request_");
-        assert_eq!(
-            ok(ValueKind::IpProtocol, "udp"),
-            "IpProtocol(IpProtocol(17))"
-        );
-        assert_eq!(
-            ok(ValueKind::IpProtocol, "icmpv6"),
-            "IpProtocol(IpProtocol(58))"
-        );
-        assert_eq!(
-            ok(ValueKind::IpProtocol, "255"),
-            "IpProtocol(IpProtocol(255))"
-        );
-        bad(ValueKind::IpProtocol, "256");
-        assert_eq!(parse(ValueKind::Bool, "true"), Ok(Value::Bool(true)));
-        assert_eq!(parse(ValueKind::Bool, "0"), Ok(Value::Bool(false)));
-        bad(ValueKind::Bool, "maybe");
+        use ValueKind::*;
+        for (kind, text, want) in [
+            (MacProtocol, "arp", "EtherType(EtherType(2054))"),
+            (MacProtocol, "IPv6", "EtherType(EtherType(34525))"),
+            (MacProtocol, "1536", "EtherType(EtherType(1536))"),
+            (MacProtocol, "0x835", "EtherType(EtherType(2101))"),
+            (VlanEncap, "0x3c", "EtherType(EtherType(60))"),
+            (VlanId, "0x123", "VlanId(VlanId(291))"),
+            (ArpOpcode, "Request_Reverse", "ArpOpcode(ArpOpcode(3))"),
+            (ArpOpcode, "11", "ArpOpcode(ArpOpcode(11))"),
+            (IpProtocol, "udp", "IpProtocol(IpProtocol(17))"),
+            (IpProtocol, "icmpv6", "IpProtocol(IpProtocol(58))"),
+            (IpProtocol, "255", "IpProtocol(IpProtocol(255))"),
+        ] {
+            assert_eq!(ok(kind, text), want);
+        }
+        for (kind, text) in [
+            (MacProtocol, "15"),
+            (MacProtocol, "tcp"),
+            (VlanEncap, "59"),
+            (VlanId, "0xffff"),
+            (ArpOpcode, "65536"),
+            (ArpOpcode, "Request_"),
+            (IpProtocol, "256"),
+            (Bool, "maybe"),
+        ] {
+            bad(kind, text);
+        }
+        assert_eq!(parse(Bool, "true"), Ok(Value::Bool(true)));
+        assert_eq!(parse(Bool, "0"), Ok(Value::Bool(false)));
+    }
+
+    /// The parsed list-of-words value, shown as its `Display`.
+    fn shown(kind: ValueKind, t: &str) -> String {
+        match parse(kind, t) {
+            Ok(Value::State(s)) => s.to_string(),
+            Ok(Value::TcpFlags(f)) => f.to_string(),
+            Ok(Value::IpsetFlags(f)) => f.to_string(),
+            other => panic!("{t}: {other:?}"),
+        }
     }
 
     #[test]
     fn lists_of_words() {
-        let st = |t| match parse(ValueKind::State, t) {
-            Ok(Value::State(s)) => s.to_string(),
-            other => panic!("{t}: {other:?}"),
-        };
-        assert_eq!(st("ESTABLISHED,RELATED"), "ESTABLISHED,RELATED");
-        assert_eq!(st("related , new"), "NEW,RELATED");
-        assert_eq!(st("NEW,NONE"), "NONE");
-        bad(ValueKind::State, "");
-        bad(ValueKind::State, "NEW,,RELATED");
-        bad(ValueKind::State, "NEWISH");
-
-        let tf = |t| match parse(ValueKind::TcpFlags, t) {
-            Ok(Value::TcpFlags(f)) => f.to_string(),
-            other => panic!("{t}: {other:?}"),
-        };
-        assert_eq!(tf("SYN/ALL"), "SYN/ALL");
-        assert_eq!(tf("SYN/SYN,ACK"), "SYN/SYN,ACK");
-        assert_eq!(tf("PSH/"), "PSH/NONE");
-        assert_eq!(tf("ack,fin/none"), "FIN,ACK/NONE");
-        bad(ValueKind::TcpFlags, "SYN");
-        bad(ValueKind::TcpFlags, "SYN/XMAS");
-
-        let fl = |t| match parse(ValueKind::IpsetFlags, t) {
-            Ok(Value::IpsetFlags(f)) => f.to_string(),
-            other => panic!("{t}: {other:?}"),
-        };
-        assert_eq!(fl("SRC,dSt,SRC"), "src,dst,src");
+        use ValueKind::*;
+        for (kind, text, want) in [
+            (State, "ESTABLISHED,RELATED", "ESTABLISHED,RELATED"),
+            (State, "related , new", "NEW,RELATED"),
+            (State, "NEW,NONE", "NONE"),
+            (TcpFlags, "SYN/ALL", "SYN/ALL"),
+            (TcpFlags, "SYN/SYN,ACK", "SYN/SYN,ACK"),
+            (TcpFlags, "PSH/", "PSH/NONE"),
+            (TcpFlags, "ack,fin/none", "FIN,ACK/NONE"),
+            (IpsetFlags, "SRC,dSt,SRC", "src,dst,src"),
+        ] {
+            assert_eq!(shown(kind, text), want);
+        }
+        for (kind, text) in [
+            (State, ""),
+            (State, "NEW,,RELATED"),
+            (State, "NEWISH"),
+            (TcpFlags, "SYN"),
+            (TcpFlags, "SYN/XMAS"),
+            (IpsetFlags, "src, dst"),
+            (IpsetFlags, ""),
+            (IpsetName, "a/b"),
+        ] {
+            bad(kind, text);
+        }
         assert_eq!(
-            bad(ValueKind::IpsetFlags, "src,src,src,src,src,src,src"),
+            bad(IpsetFlags, "src,src,src,src,src,src,src"),
             "at most 6 directions are allowed"
         );
-        bad(ValueKind::IpsetFlags, "src, dst");
-        bad(ValueKind::IpsetFlags, "");
-        assert!(parse(ValueKind::IpsetName, "test:_.-+").is_ok());
-        bad(ValueKind::IpsetName, "a/b");
-        assert!(parse(ValueKind::Comment, "`ls`;${COLUMNS}").is_ok());
-        bad(ValueKind::Comment, &"x".repeat(257));
+        assert!(parse(IpsetName, "test:_.-+").is_ok());
+        assert!(parse(Comment, "`ls`;${COLUMNS}").is_ok());
+        bad(Comment, &"x".repeat(257));
     }
 
     #[test]

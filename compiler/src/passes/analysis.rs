@@ -219,17 +219,78 @@ pub(crate) fn has_seq(rules: &[Rule]) -> bool {
     rules.iter().any(|r| r.seq.is_some())
 }
 
+/// Builders shared by the passes' unit tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ir::{CtStates, Ifname, PortRange, Provenance};
+pub(crate) mod testing {
+    use ir::{
+        ChainId, ChainKind, ChainType, Family, Hook, Ifname, Name, Ownership, Policy, Provenance,
+        Rule, Ruleset, Table, Value,
+    };
 
-    fn ifname(n: &str) -> Value {
+    pub(crate) fn ifname(n: &str) -> Value {
         Value::Ifname(Ifname::new(n).unwrap())
     }
-    fn net(s: &str) -> Value {
+
+    pub(crate) fn net(s: &str) -> Value {
         Value::Prefix(s.parse().unwrap())
     }
+
+    /// Adds a base chain `name` on `hook` to `t`.
+    pub(crate) fn add_base(
+        t: &mut Table,
+        name: &str,
+        hook: Hook,
+        ty: ChainType,
+        priority: i32,
+        policy: Policy,
+    ) -> ChainId {
+        t.add_chain(
+            Name::new(name).unwrap(),
+            ChainKind::Base {
+                hook,
+                ty,
+                priority,
+                policy,
+            },
+            Ownership::Owned,
+        )
+    }
+
+    /// An inet table `table` with one accepting base chain `chain` holding
+    /// `rules`, after `pass` has run and the result validated.
+    pub(crate) fn after_pass(
+        pass: fn(&mut Ruleset),
+        table: &str,
+        (chain, hook, ty, priority, policy): (&str, Hook, ChainType, i32, Policy),
+        rules: Vec<Rule>,
+    ) -> Ruleset {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Inet, &Name::new(table).unwrap(), Ownership::Owned);
+        let c = add_base(t, chain, hook, ty, priority, policy);
+        t.chain_mut(c).rules = rules;
+        pass(&mut rs);
+        assert_eq!(ir::validate(&rs), Ok(()));
+        rs
+    }
+
+    /// The layout names of `rules`, `"input"` for rules from an input.
+    pub(crate) fn layout_names(rules: &[Rule]) -> Vec<&'static str> {
+        rules
+            .iter()
+            .map(|r| match r.provenance {
+                Provenance::Layout(w) => w,
+                Provenance::Input(_) => "input",
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{ifname, net};
+    use super::*;
+    use ir::{CtStates, PortRange, Provenance};
+
     fn ports(a: u16, b: u16) -> Value {
         Value::Ports(PortRange::new(a, b).unwrap())
     }

@@ -75,6 +75,7 @@ fn same_behaviour(a: &Rule, b: &Rule) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::passes::analysis::testing::*;
     use ir::{
         ChainKind, ChainType, Family, Field, Hook, Ifname, Match, Name, Nat, Ownership, Policy,
         Provenance, Statement, Value, Verdict,
@@ -88,15 +89,13 @@ mod tests {
     fn ruleset(rules: impl FnOnce(ir::ChainId) -> Vec<Rule>) -> Ruleset {
         let mut rs = Ruleset::default();
         let t = rs.table_mut(Family::Inet, &Name::new("fwc").unwrap(), Ownership::Owned);
-        let base = t.add_chain(
-            Name::new("forward").unwrap(),
-            ChainKind::Base {
-                hook: Hook::Forward,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Accept,
-            },
-            Ownership::Owned,
+        let base = add_base(
+            t,
+            "forward",
+            Hook::Forward,
+            ChainType::Filter,
+            0,
+            Policy::Accept,
         );
         let sub = t.add_chain(
             Name::new("sub").unwrap(),
@@ -112,14 +111,7 @@ mod tests {
     }
 
     fn base_rules(rs: &Ruleset) -> Vec<&'static str> {
-        rs.tables[0].chains[0]
-            .rules
-            .iter()
-            .map(|r| match r.provenance {
-                Provenance::Layout(w) => w,
-                Provenance::Input(_) => "input",
-            })
-            .collect()
+        layout_names(&rs.tables[0].chains[0].rules)
     }
 
     #[test]
@@ -143,15 +135,13 @@ mod tests {
         };
         let mut rs = Ruleset::default();
         let t = rs.table_mut(Family::Ip, &Name::new("fwc").unwrap(), Ownership::Owned);
-        let c = t.add_chain(
-            Name::new("postrouting").unwrap(),
-            ChainKind::Base {
-                hook: Hook::Postrouting,
-                ty: ChainType::Nat,
-                priority: 100,
-                policy: Policy::Accept,
-            },
-            Ownership::Owned,
+        let c = add_base(
+            t,
+            "postrouting",
+            Hook::Postrouting,
+            ChainType::Nat,
+            100,
+            Policy::Accept,
         );
         t.chain_mut(c).rules = vec![nat("first"), nat("copy")];
         run(&mut rs);

@@ -440,18 +440,10 @@ fn apply(t: &mut Table, cid: ChainId, i: usize, plan: Plan, names: &mut Names) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::passes::analysis::testing::*;
     use ir::{
-        ChainType, Family, Hook, Ifname, L4Proto, Name, Nat, Policy, PortRange, RejectKind,
-        Statement,
+        ChainType, Family, Hook, L4Proto, Name, Nat, Policy, PortRange, RejectKind, Statement,
     };
-
-    fn ifname(s: &str) -> Value {
-        Value::Ifname(Ifname::new(s).unwrap())
-    }
-
-    fn net(s: &str) -> Value {
-        Value::Prefix(s.parse().unwrap())
-    }
 
     fn rule(m: Vec<Match>, v: Option<Verdict>) -> Rule {
         Rule::new(Provenance::Layout("test"), m, v)
@@ -460,16 +452,7 @@ mod tests {
     fn table(hook: Hook, ty: ChainType, rules: Vec<Rule>) -> Ruleset {
         let mut rs = Ruleset::default();
         let t = rs.table_mut(Family::Inet, &Name::new("fwc").unwrap(), Ownership::Owned);
-        let c = t.add_chain(
-            Name::new(hook.keyword()).unwrap(),
-            ChainKind::Base {
-                hook,
-                ty,
-                priority: 0,
-                policy: Policy::Accept,
-            },
-            Ownership::Owned,
-        );
+        let c = add_base(t, hook.keyword(), hook, ty, 0, Policy::Accept);
         t.chain_mut(c).rules = rules;
         rs
     }

@@ -269,14 +269,11 @@ fn mergeable(v: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::passes::analysis::testing::*;
     use ir::{
-        ChainKind, ChainType, Family, Field, Hook, Ifname, IpFamily, L4Proto, Match, Name,
-        Ownership, Policy, PortRange, Provenance, Statement, Verdict,
+        ChainType, Field, Hook, IpFamily, L4Proto, Match, Policy, PortRange, Provenance, Statement,
+        Verdict,
     };
-
-    fn ifname(s: &str) -> Value {
-        Value::Ifname(Ifname::new(s).unwrap())
-    }
 
     fn port(p: u16) -> Value {
         Value::Ports(PortRange::new(p, p).unwrap())
@@ -295,21 +292,8 @@ mod tests {
     }
 
     fn merged(rules: Vec<Rule>) -> Vec<String> {
-        let mut rs = Ruleset::default();
-        let t = rs.table_mut(Family::Inet, &Name::new("t").unwrap(), Ownership::Owned);
-        let c = t.add_chain(
-            Name::new("input").unwrap(),
-            ChainKind::Base {
-                hook: Hook::Input,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Drop,
-            },
-            Ownership::Owned,
-        );
-        t.chain_mut(c).rules = rules;
-        run(&mut rs);
-        assert_eq!(ir::validate(&rs), Ok(()));
+        let input = ("input", Hook::Input, ChainType::Filter, 0, Policy::Drop);
+        let rs = after_pass(run, "t", input, rules);
         let t = &rs.tables[0];
         t.chains[0]
             .rules

@@ -109,13 +109,8 @@ impl Namer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ir::{
-        ChainKind, ChainType, Family, Hook, Ifname, IpFamily, Name, Ownership, Policy, Provenance,
-    };
-
-    fn ifname(s: &str) -> Value {
-        Value::Ifname(Ifname::new(s).unwrap())
-    }
+    use crate::passes::analysis::testing::*;
+    use ir::{ChainKind, ChainType, Family, Hook, IpFamily, Name, Ownership, Policy, Provenance};
 
     #[test]
     fn maps_and_interface_sets_get_names_prefix_sets_do_not() {
@@ -126,15 +121,13 @@ mod tests {
             ChainKind::Regular,
             Ownership::Owned,
         );
-        let fwd = t.add_chain(
-            Name::new("forward").unwrap(),
-            ChainKind::Base {
-                hook: Hook::Forward,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Accept,
-            },
-            Ownership::Owned,
+        let fwd = add_base(
+            t,
+            "forward",
+            Hook::Forward,
+            ChainType::Filter,
+            0,
+            Policy::Accept,
         );
         let bridges = || Value::Set(SetRef::Anonymous(vec![ifname("a"), ifname("b")]));
         let nets = Value::Set(SetRef::Anonymous(vec![

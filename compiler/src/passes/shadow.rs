@@ -158,47 +158,25 @@ fn supernets<'a>(p: &'a IpNet, lengths: &'a BTreeSet<u8>) -> impl Iterator<Item 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::passes::analysis::testing::*;
     use ir::{
-        ChainKind, ChainType, Family, Hook, Ifname, IpFamily, L4Proto, Match, Name, Nat, Ownership,
-        Policy, PortRange, Provenance, Statement, Verdict,
+        ChainType, Hook, IpFamily, L4Proto, Match, Nat, Policy, PortRange, Provenance, Statement,
+        Verdict,
     };
-
-    fn ifname(s: &str) -> Value {
-        Value::Ifname(Ifname::new(s).unwrap())
-    }
-
-    fn net(s: &str) -> Value {
-        Value::Prefix(s.parse().unwrap())
-    }
 
     fn rule(m: Vec<Match>, v: Option<Verdict>, what: &'static str) -> Rule {
         Rule::new(Provenance::Layout(what), m, v)
     }
 
     fn pruned(rules: Vec<Rule>) -> Vec<&'static str> {
-        let mut rs = Ruleset::default();
-        let t = rs.table_mut(Family::Inet, &Name::new("t").unwrap(), Ownership::Owned);
-        let c = t.add_chain(
-            Name::new("post").unwrap(),
-            ChainKind::Base {
-                hook: Hook::Postrouting,
-                ty: ChainType::Nat,
-                priority: 100,
-                policy: Policy::Accept,
-            },
-            Ownership::Owned,
+        let post = (
+            "post",
+            Hook::Postrouting,
+            ChainType::Nat,
+            100,
+            Policy::Accept,
         );
-        t.chain_mut(c).rules = rules;
-        run(&mut rs);
-        assert_eq!(ir::validate(&rs), Ok(()));
-        rs.tables[0].chains[0]
-            .rules
-            .iter()
-            .map(|r| match r.provenance {
-                Provenance::Layout(w) => w,
-                Provenance::Input(_) => "input",
-            })
-            .collect()
+        layout_names(&after_pass(run, "t", post, rules).tables[0].chains[0].rules)
     }
 
     #[test]

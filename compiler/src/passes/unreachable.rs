@@ -209,14 +209,11 @@ impl Renumbering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ir::{ChainType, Family, Field, Hook, Ifname, KeyType, Map, Name, Policy, Provenance, Set};
+    use crate::passes::analysis::testing::*;
+    use ir::{ChainType, Family, Field, Hook, KeyType, Map, Name, Policy, Provenance, Set};
 
     fn name(s: &str) -> Name {
         Name::new(s).unwrap()
-    }
-
-    fn ifname(s: &str) -> Value {
-        Value::Ifname(Ifname::new(s).unwrap())
     }
 
     fn rule(matches: Vec<Match>, v: Verdict) -> Rule {
@@ -248,15 +245,13 @@ mod tests {
             elements: vec![(vec![ifname("a")], Verdict::Jump(via_map))],
         });
         let deeper = t.add_chain(name("deeper"), ChainKind::Regular, Ownership::Owned);
-        let fwd = t.add_chain(
-            name("forward"),
-            ChainKind::Base {
-                hook: Hook::Forward,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Accept,
-            },
-            Ownership::Owned,
+        let fwd = add_base(
+            t,
+            "forward",
+            Hook::Forward,
+            ChainType::Filter,
+            0,
+            Policy::Accept,
         );
         t.chain_mut(orphan).rules = vec![rule(
             vec![Match::eq(

@@ -166,14 +166,8 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ir::{
-        ChainKind, ChainType, Family, Hook, Ifname, IpFamily, Match, Name, Ownership, Policy,
-        Statement,
-    };
-
-    fn ifname(s: &str) -> Value {
-        Value::Ifname(Ifname::new(s).unwrap())
-    }
+    use crate::passes::analysis::testing::*;
+    use ir::{ChainType, Hook, IpFamily, Match, Policy, Statement};
 
     fn rule(m: Vec<Match>, v: Verdict) -> Rule {
         Rule::new(Provenance::Layout("test"), m, Some(v))
@@ -190,21 +184,14 @@ mod tests {
     }
 
     fn converted(rules: Vec<Rule>) -> Vec<Rule> {
-        let mut rs = Ruleset::default();
-        let t = rs.table_mut(Family::Inet, &Name::new("t").unwrap(), Ownership::Owned);
-        let c = t.add_chain(
-            Name::new("forward").unwrap(),
-            ChainKind::Base {
-                hook: Hook::Forward,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Accept,
-            },
-            Ownership::Owned,
+        let fwd = (
+            "forward",
+            Hook::Forward,
+            ChainType::Filter,
+            0,
+            Policy::Accept,
         );
-        t.chain_mut(c).rules = rules;
-        run(&mut rs);
-        assert_eq!(ir::validate(&rs), Ok(()));
+        let mut rs = after_pass(run, "t", fwd, rules);
         rs.tables.remove(0).chains.remove(0).rules
     }
 

@@ -3,8 +3,8 @@
 //! named sets and maps, and the artifact's text of every rule.
 
 use ir::{
-    ChainId, ChainKind, Family, Map, MapId, MapRef, Name, Ownership, Rule, Ruleset, Set, SetId,
-    Table, Verdict,
+    ChainId, ChainKind, ChainType, Family, Hook, Map, MapId, MapRef, Name, Ownership, Policy, Rule,
+    Ruleset, Set, SetId, Table, Verdict,
 };
 
 use super::Readback;
@@ -116,6 +116,32 @@ impl Builder {
         st.table
             .chain_id(chain)
             .is_some_and(|id| st.declared[id.0].is_some())
+    }
+
+    /// A chain rules are added to. A built-in chain (`builtin` gives its
+    /// hook, type and priority) is declared, external and accepting, on
+    /// first use.
+    pub(crate) fn builtin_or_chain(
+        &mut self,
+        t: TableIdx,
+        chain: &str,
+        builtin: Option<(Hook, ChainType, i32)>,
+    ) -> Result<ChainId, String> {
+        match builtin {
+            Some(_) if self.is_declared(t, chain) => self.chain(t, chain),
+            Some((hook, ty, priority)) => self.declare_chain(
+                t,
+                chain,
+                ChainKind::Base {
+                    hook,
+                    ty,
+                    priority,
+                    policy: Policy::Accept,
+                },
+                Ownership::External,
+            ),
+            None => self.chain(t, chain),
+        }
     }
 
     /// The kind of a declared chain, to change its policy.

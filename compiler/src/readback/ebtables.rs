@@ -151,21 +151,8 @@ impl State {
     }
 
     fn chain(&mut self, t: TableIdx, table: &str, chain: &str) -> Result<ChainId, String> {
-        match builtin(table, chain) {
-            Some(_) if self.b.is_declared(t, chain) => self.b.chain(t, chain),
-            Some((hook, priority)) => self.b.declare_chain(
-                t,
-                chain,
-                ChainKind::Base {
-                    hook,
-                    ty: ChainType::Filter,
-                    priority,
-                    policy: Policy::Accept,
-                },
-                Ownership::External,
-            ),
-            None => self.b.chain(t, chain),
-        }
+        let base = builtin(table, chain).map(|(hook, prio)| (hook, ChainType::Filter, prio));
+        self.b.builtin_or_chain(t, chain, base)
     }
 
     fn rule(&mut self, t: TableIdx, args: &[&str], prov: Provenance) -> Result<Rule, String> {

@@ -38,7 +38,7 @@ pub mod nft_json;
 pub mod nft_text;
 pub mod provenance;
 pub mod render;
-mod values;
+pub(crate) mod values;
 pub mod xtables;
 
 /// An artifact read back: the ruleset it installs and its text of each rule.

@@ -162,7 +162,7 @@ fn chain(
                 Some(p) => return Err(format!("unknown policy '{p}'")),
             };
             ChainKind::Base {
-                hook: hook_of(hook)?,
+                hook: values::hook(hook)?,
                 ty,
                 priority,
                 policy,
@@ -171,19 +171,6 @@ fn chain(
     };
     b.declare_chain(t, name, kind, Ownership::Owned)?;
     Ok(())
-}
-
-fn hook_of(text: &str) -> Result<ir::Hook, String> {
-    use ir::Hook;
-    Ok(match text {
-        "prerouting" => Hook::Prerouting,
-        "input" => Hook::Input,
-        "forward" => Hook::Forward,
-        "output" => Hook::Output,
-        "postrouting" => Hook::Postrouting,
-        "ingress" => Hook::Ingress,
-        other => return Err(format!("unknown hook '{other}'")),
-    })
 }
 
 fn key_types(j: Option<&Json>) -> Result<Vec<KeyType>, String> {

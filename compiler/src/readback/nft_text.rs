@@ -12,9 +12,9 @@ use nom::sequence::{delimited, pair, preceded, terminated, tuple};
 use nom::IResult;
 
 use ir::{
-    ChainKind, ChainType, CmpOp, CtStates, Family, Field, Hook, Ifname, IpFamily, KeyType, MacAddr,
-    Map, MapRef, Match, Nat, Ownership, Policy, Provenance, RejectKind, Rule, Set, SetRef,
-    Statement, Value, Verdict,
+    ChainKind, ChainType, CmpOp, CtStates, Family, Field, Ifname, IpFamily, KeyType, MacAddr, Map,
+    MapRef, Match, Nat, Ownership, Policy, Provenance, RejectKind, Rule, Set, SetRef, Statement,
+    Value, Verdict,
 };
 
 use super::build::{self, Builder, TableIdx};
@@ -149,7 +149,7 @@ impl State {
             let (_, (ty, hook, priority, policy)) = all_consuming(chain_spec)(line)
                 .map_err(|_| format!("cannot read the chain specification '{line}'"))?;
             let kind = ChainKind::Base {
-                hook: hook_of(hook)?,
+                hook: values::hook(hook)?,
                 ty: chain_type(ty)?,
                 priority: priority_of(family, priority)?,
                 policy: match policy {
@@ -344,18 +344,6 @@ fn chain_spec(i: &str) -> IResult<&str, Spec<'_>> {
         )),
         |(ty, hook, prio, _, policy, _)| (ty, hook, prio, policy),
     )(i)
-}
-
-fn hook_of(text: &str) -> Result<Hook, String> {
-    Ok(match text {
-        "prerouting" => Hook::Prerouting,
-        "input" => Hook::Input,
-        "forward" => Hook::Forward,
-        "output" => Hook::Output,
-        "postrouting" => Hook::Postrouting,
-        "ingress" => Hook::Ingress,
-        other => return Err(format!("unknown hook '{other}'")),
-    })
 }
 
 fn chain_type(text: &str) -> Result<ChainType, String> {

@@ -63,12 +63,14 @@ fn assert_same_behaviour(what: &str, a: &Readback, b: &Readback) {
     );
 }
 
-#[test]
-fn nft_scripts_read_back_to_the_ruleset_they_were_emitted_from() {
+/// Every corpus network, in both layouts, emitted for `target` and read
+/// back as `format`, is the ruleset it was emitted from; with `behaves`,
+/// the two also behave the same.
+fn nft_round_trip(target: emitters::Target, format: Format, behaves: bool) {
     for input in corpus() {
         for layout in [Layout::Fwc, Layout::Libvirt] {
-            let out = compile(&input, emitters::Target::Nft, layout);
-            let back = read(Format::NftText, &out.artifact.text)
+            let out = compile(&input, target, layout);
+            let back = read(format, &out.artifact.text)
                 .unwrap_or_else(|e| panic!("{} {layout:?}: {e}", input.0));
             assert_eq!(
                 back.ruleset,
@@ -76,26 +78,21 @@ fn nft_scripts_read_back_to_the_ruleset_they_were_emitted_from() {
                 "{} {layout:?}",
                 input.0
             );
-            assert_same_behaviour(&input.0, &Readback::from(out.ruleset), &back);
+            if behaves {
+                assert_same_behaviour(&input.0, &Readback::from(out.ruleset), &back);
+            }
         }
     }
 }
 
 #[test]
+fn nft_scripts_read_back_to_the_ruleset_they_were_emitted_from() {
+    nft_round_trip(emitters::Target::Nft, Format::NftText, true);
+}
+
+#[test]
 fn nft_json_reads_back_to_the_ruleset_it_was_emitted_from() {
-    for input in corpus() {
-        for layout in [Layout::Fwc, Layout::Libvirt] {
-            let out = compile(&input, emitters::Target::NftJson, layout);
-            let back = read(Format::NftJson, &out.artifact.text)
-                .unwrap_or_else(|e| panic!("{} {layout:?}: {e}", input.0));
-            assert_eq!(
-                back.ruleset,
-                as_scripted(out.ruleset.clone()),
-                "{} {layout:?}",
-                input.0
-            );
-        }
-    }
+    nft_round_trip(emitters::Target::NftJson, Format::NftJson, false);
 }
 
 #[test]

@@ -3,28 +3,44 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use ir::{AddrRange, IpFamily, L4Proto, PortRange};
+use ir::{AddrRange, Hook, IpFamily, L4Proto, PortRange};
+
+/// Every protocol the IR names.
+pub(crate) const L4PROTOS: [L4Proto; 9] = [
+    L4Proto::Tcp,
+    L4Proto::Udp,
+    L4Proto::Sctp,
+    L4Proto::Udplite,
+    L4Proto::Icmp,
+    L4Proto::Icmpv6,
+    L4Proto::Igmp,
+    L4Proto::Esp,
+    L4Proto::Ah,
+];
+
+/// A hook by nft's name of it.
+pub(crate) fn hook(text: &str) -> Result<Hook, String> {
+    Ok(match text {
+        "prerouting" => Hook::Prerouting,
+        "input" => Hook::Input,
+        "forward" => Hook::Forward,
+        "output" => Hook::Output,
+        "postrouting" => Hook::Postrouting,
+        "ingress" => Hook::Ingress,
+        other => return Err(format!("unknown hook '{other}'")),
+    })
+}
 
 /// A protocol by name (nft's and iptables' names, including iptables-save's
 /// `ipv6-icmp`) or IANA number.
 pub(crate) fn proto(text: &str) -> Result<L4Proto, String> {
-    const ALL: [L4Proto; 9] = [
-        L4Proto::Tcp,
-        L4Proto::Udp,
-        L4Proto::Sctp,
-        L4Proto::Udplite,
-        L4Proto::Icmp,
-        L4Proto::Icmpv6,
-        L4Proto::Igmp,
-        L4Proto::Esp,
-        L4Proto::Ah,
-    ];
     let lower = text.to_ascii_lowercase();
     let lower = match lower.as_str() {
         "ipv6-icmp" | "icmp6" => "icmpv6",
         other => other,
     };
-    ALL.into_iter()
+    L4PROTOS
+        .into_iter()
         .find(|p| p.name() == lower || lower.parse::<u8>().ok() == Some(p.number()))
         .ok_or_else(|| format!("unknown protocol '{text}'"))
 }

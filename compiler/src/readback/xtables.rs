@@ -228,21 +228,7 @@ impl State {
 
     /// A chain rules are added to: a built-in chain is declared on first use.
     fn chain(&mut self, t: TableIdx, table: &str, chain: &str) -> Result<ChainId, String> {
-        match builtin(table, chain) {
-            Some(_) if self.b.is_declared(t, chain) => self.b.chain(t, chain),
-            Some((hook, ty, priority)) => self.b.declare_chain(
-                t,
-                chain,
-                ChainKind::Base {
-                    hook,
-                    ty,
-                    priority,
-                    policy: Policy::Accept,
-                },
-                Ownership::External,
-            ),
-            None => self.b.chain(t, chain),
-        }
+        self.b.builtin_or_chain(t, chain, builtin(table, chain))
     }
 
     fn rule(&mut self, t: TableIdx, args: &[&str], prov: Provenance) -> Result<Rule, String> {

@@ -10,7 +10,7 @@
 
 use super::model::{EbTable, Model};
 use super::plan::{self, Op, Verb};
-use crate::{appended, quote};
+use crate::{appended, quote, xtables};
 
 fn argv(t: &EbTable, words: &[&str]) -> Vec<String> {
     ["ebtables", "--concurrent", "-t", t.name]
@@ -22,39 +22,13 @@ fn argv(t: &EbTable, words: &[&str]) -> Vec<String> {
 
 /// A table built by appends, for [`appended`].
 fn appended_table(t: &EbTable) -> appended::Table {
-    let index = |name: &str| t.chains.iter().position(|c| c.name == name);
-    let words = |args: &[super::render::Arg]| args.iter().map(|a| a.argv().to_owned()).collect();
-    appended::Table {
-        prefix: argv(t, &[]),
-        chains: t
-            .chains
-            .iter()
-            .map(|c| appended::Chain {
-                name: c.name.clone(),
-                staging: c.staging.clone(),
-                owned: c.owned,
-                // `-N` gives a chain ACCEPT.
-                policy: (c.owned && c.policy != "ACCEPT").then(|| c.policy.to_owned()),
-                rules: c
-                    .rules
-                    .iter()
-                    .map(|r| appended::Rule {
-                        args: words(&r.args),
-                        staged: words(&r.staged),
-                        seq: r.seq,
-                        enters: r.enters.as_deref().and_then(index),
-                        input: matches!(r.provenance, ir::Provenance::Input(_)),
-                    })
-                    .collect(),
-            })
-            .collect(),
-        steps: t
-            .steps
-            .iter()
-            .flatten()
-            .filter_map(|(seq, name)| Some((*seq, index(name)?)))
-            .collect(),
-    }
+    xtables::appended_table(t, argv(t, &[]), |r| xtables::RuleView {
+        args: &r.args,
+        staged: &r.staged,
+        seq: r.seq,
+        enters: r.enters.as_deref(),
+        input: matches!(r.provenance, ir::Provenance::Input(_)),
+    })
 }
 
 fn lines(
@@ -76,7 +50,7 @@ fn lines(
             }
             out.push(a);
             if op.verb == Verb::NewChain {
-                out.push(argv(t, &["-P", &c.name, c.policy]));
+                out.push(argv(t, &["-P", &c.name, c.policy.unwrap_or("RETURN")]));
             }
         }
     }

@@ -19,16 +19,14 @@
 //! `DROP` for a base chain whose policy drops. Rules are rendered by
 //! [`super::render`]; what it cannot say becomes a [`Note`].
 
-use std::collections::BTreeSet;
-
 use ir::{
-    ChainId, ChainKind, Commands, Comment, Family, Hook, MapRef, Ownership, Policy, Provenance,
-    Ruleset, Step, Table, Verdict,
+    ChainKind, Comment, Family, Hook, Ownership, Policy, Provenance, Ruleset, Table, Verdict,
 };
 
 use super::render::{render_rule, Arg};
 use super::unsupported;
 use crate::appended::Names;
+use crate::xtables::{self, Placement};
 use crate::{Error, Note};
 
 /// ebtables' tables and the built-in chain of each hook in them.
@@ -70,88 +68,15 @@ pub(crate) struct EbRule {
     pub enters: Option<String>,
 }
 
-/// A chain of an ebtables table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct EbChain {
-    /// The chain's name.
-    pub name: String,
-    /// A user chain fwc creates and deletes, or a chain that exists already.
-    pub owned: bool,
-    /// For a user chain: `RETURN`, `DROP` or `ACCEPT` (ebtables' default).
-    pub policy: &'static str,
-    /// The name command lines build it under.
-    pub staging: Option<String>,
-    /// In evaluation order.
-    pub rules: Vec<EbRule>,
-}
+/// A chain of an ebtables table; a user chain's policy is `RETURN`, `DROP`
+/// or `ACCEPT` (ebtables' default).
+pub(crate) type EbChain = xtables::Chain<EbRule>;
 
 /// One of ebtables' tables.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct EbTable {
-    /// `filter`, `nat` or `broute`.
-    pub name: &'static str,
-    /// In creation order.
-    pub chains: Vec<EbChain>,
-    /// For a table built by appends ([`ir::Commands::Append`]), the chain
-    /// creations of its sequence.
-    pub steps: Option<Vec<(u32, String)>>,
-}
+pub(crate) type EbTable = xtables::Table<EbRule>;
 
 /// Everything one emit installs.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Model {
-    /// In order of first use.
-    pub tables: Vec<EbTable>,
-}
-
-impl Model {
-    /// The chain `name` of table `table`, declared if new. A user chain
-    /// declared twice (two IR tables using one name) cannot be told apart.
-    fn chain(
-        &mut self,
-        table: &'static str,
-        name: &str,
-        policy: Option<&'static str>,
-    ) -> Result<&mut EbChain, Error> {
-        let pos = match self.tables.iter().position(|t| t.name == table) {
-            Some(p) => p,
-            None => {
-                self.tables.push(EbTable {
-                    name: table,
-                    chains: Vec::new(),
-                    steps: None,
-                });
-                self.tables.len() - 1
-            }
-        };
-        let t = &mut self.tables[pos];
-        match t.chains.iter().position(|c| c.name == name) {
-            Some(p) if policy.is_some() || t.chains[p].owned => Err(unsupported(format!(
-                "chain {name} of ebtables table {table} would be declared twice (two IR tables \
-                 use the name)"
-            ))),
-            Some(p) => Ok(&mut t.chains[p]),
-            None => {
-                t.chains.push(EbChain {
-                    name: name.to_owned(),
-                    owned: policy.is_some(),
-                    policy: policy.unwrap_or("RETURN"),
-                    staging: None,
-                    rules: Vec::new(),
-                });
-                Ok(t.chains.last_mut().expect("just pushed"))
-            }
-        }
-    }
-}
-
-/// Where an IR chain lives in ebtables.
-struct Placement {
-    /// Its table(s).
-    tables: Vec<&'static str>,
-    /// For a base chain fwc owns: the built-in chain that jumps to it.
-    builtin: Option<&'static str>,
-}
+pub(crate) type Model = xtables::Model<EbRule>;
 
 /// Builds the model of the ruleset's bridge tables; tables of other
 /// families get one note between them.
@@ -169,14 +94,7 @@ pub(crate) fn build(rs: &Ruleset, notes: &mut Vec<Note>) -> Result<Model, Error>
             None => own_table(t)?,
         };
         fill(&mut model, t, places, notes)?;
-        if let (Some(&(name, _)), Commands::Append { steps, .. }) = (eb, &t.commands) {
-            let creates = steps
-                .iter()
-                .filter_map(|(seq, step)| match step {
-                    Step::CreateChain(c) => Some((*seq, t.chain(*c).name.to_string())),
-                    Step::ReplaceElement { .. } => None,
-                })
-                .collect();
+        if let (Some(&(name, _)), Some(creates)) = (eb, xtables::chain_creations(t)) {
             if let Some(table) = model.tables.iter_mut().find(|x| x.name == name) {
                 table.steps = Some(creates);
             }
@@ -284,54 +202,8 @@ fn own_table(t: &Table) -> Result<Vec<Placement>, Error> {
             },
         });
     }
-    // A regular chain must exist in every table whose base chains reach it.
-    for (i, c) in t.chains.iter().enumerate() {
-        if let ChainKind::Base { .. } = c.kind {
-            let table = places[i].tables[0];
-            for reached in reachable(t, ChainId(i)) {
-                let p = &mut places[reached.0];
-                if p.builtin.is_none() && !p.tables.contains(&table) {
-                    p.tables.push(table);
-                }
-            }
-        }
-    }
-    for p in &mut places {
-        if p.tables.is_empty() {
-            // Nothing reaches it; keep it anyway so nothing vanishes.
-            p.tables.push("filter");
-        }
-    }
+    xtables::spread(t, &mut places);
     Ok(places)
-}
-
-/// Every chain reachable from `start` by jumps, gotos and verdict maps.
-fn reachable(t: &Table, start: ChainId) -> BTreeSet<ChainId> {
-    fn targets(t: &Table, v: &Verdict, out: &mut Vec<ChainId>) {
-        match v {
-            Verdict::Jump(c) | Verdict::Goto(c) => out.push(*c),
-            Verdict::Vmap { map, .. } => {
-                let elems = match map {
-                    MapRef::Anonymous(e) => e,
-                    MapRef::Named(id) => &t.maps[id.0].elements,
-                };
-                elems.iter().for_each(|(_, v)| targets(t, v, out));
-            }
-            _ => {}
-        }
-    }
-    let mut seen = BTreeSet::new();
-    let mut todo = vec![start];
-    while let Some(c) = todo.pop() {
-        for r in &t.chain(c).rules {
-            if let Some(v) = &r.verdict {
-                let mut next = Vec::new();
-                targets(t, v, &mut next);
-                todo.extend(next.into_iter().filter(|n| seen.insert(*n)));
-            }
-        }
-    }
-    seen
 }
 
 /// Declares the chains of `t` where `places` says and fills them.
@@ -387,7 +259,8 @@ fn fill(
             }
         }
         for &table in &place.tables {
-            let chain = model.chain(table, c.name.as_str(), policy)?;
+            let chain =
+                model.chain("ebtables", table, c.name.as_str(), policy.is_some(), policy)?;
             chain.rules.extend(rules.iter().cloned());
             chain.staging = c.staging.as_ref().map(|s| s.to_string());
             if let (Some(builtin), ChainKind::Base { priority, .. }) = (place.builtin, &c.kind) {
@@ -399,14 +272,17 @@ fn fill(
     entries.sort_by_key(|e| e.0);
     for (_, table, builtin, name) in entries {
         let args = vec![Arg::Word("-j".into()), Arg::Word(name.clone())];
-        model.chain(table, builtin, None)?.rules.push(EbRule {
-            staged: args.clone(),
-            args,
-            provenance: Provenance::Layout("jump from the built-in chain to a base chain"),
-            comment: None,
-            seq: None,
-            enters: Some(name),
-        });
+        model
+            .chain("ebtables", table, builtin, false, None)?
+            .rules
+            .push(EbRule {
+                staged: args.clone(),
+                args,
+                provenance: Provenance::Layout("jump from the built-in chain to a base chain"),
+                comment: None,
+                seq: None,
+                enters: Some(name),
+            });
     }
     Ok(())
 }

@@ -25,41 +25,11 @@
 //! exactly right for the rules it contains.
 
 use crate::appended::Names;
+pub(crate) use crate::xtables::Arg;
 use ir::{
     ArpField, CmpOp, Field, IntRange, IpFamily, L4Proto, MapRef, Match, Notation, Rule, SetRef,
     Statement, StpField, Table, Value, Verdict,
 };
-
-/// One argument of an ebtables rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Arg {
-    /// An option or a value that never needs quoting in a restore file.
-    Word(String),
-    /// Free text (a log prefix, validated as [`ir::Comment`]): double-quoted
-    /// in restore files, shell-quoted in command lines.
-    Text(String),
-}
-
-impl Arg {
-    fn word(s: impl Into<String>) -> Arg {
-        Arg::Word(s.into())
-    }
-
-    /// The argument in an `ebtables-restore` file.
-    pub(crate) fn restore(&self) -> String {
-        match self {
-            Arg::Word(w) => w.clone(),
-            Arg::Text(t) => crate::quote::restore_string(t),
-        }
-    }
-
-    /// The argument as one argv element.
-    pub(crate) fn argv(&self) -> &str {
-        match self {
-            Arg::Word(w) | Arg::Text(w) => w,
-        }
-    }
-}
 
 /// The kernel's limit on a log prefix (`EBT_LOG_PREFIX_SIZE` less the NUL).
 const LOG_PREFIX_MAX: usize = 29;
@@ -335,20 +305,8 @@ fn ether_type_text(r: &IntRange) -> Result<String, String> {
 /// A number or range as ebtables writes it: `a`, or `a:b` for a range (also
 /// one whose ends are equal when it was written as a range).
 fn range_text(v: &Value) -> Result<String, String> {
-    let (start, end, range) = match v {
-        Value::Ports(p) => (u64::from(p.start), u64::from(p.end), false),
-        Value::Int(r) => (r.start, r.end, r.notation == Notation::Range),
-        other => {
-            return Err(format!(
-                "ebtables cannot compare with {other}; the rule is left out"
-            ))
-        }
-    };
-    Ok(if start == end && !range {
-        start.to_string()
-    } else {
-        format!("{start}:{end}")
-    })
+    crate::xtables::colon_range(v)
+        .ok_or_else(|| format!("ebtables cannot compare with {v}; the rule is left out"))
 }
 
 /// One number, in its notation (decimal unless hexadecimal was asked).

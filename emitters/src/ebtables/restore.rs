@@ -21,7 +21,7 @@ fn line(out: &mut String, op: &Op<'_>) {
     let c = op.chain;
     let Some(r) = op.rule else {
         let _ = match op.verb {
-            Verb::NewChain => writeln!(out, ":{} {}", c.name, c.policy),
+            Verb::NewChain => writeln!(out, ":{} {}", c.name, c.policy.unwrap_or("RETURN")),
             verb => writeln!(out, "{} {}", verb.option(), c.name),
         };
         return;

@@ -8,7 +8,7 @@ use crate::testutil::*;
 use crate::{emit, Artifact, Direction, Error, Format, Options, Target};
 
 fn run(rs: &Ruleset, format: Format, direction: Direction) -> Artifact {
-    emit(rs, Target::Ebtables, &Options { format, direction }).unwrap()
+    emit_as(rs, Target::Ebtables, format, direction).unwrap()
 }
 
 const MAC: &str = "52:54:00:9f:12:34";
@@ -174,16 +174,7 @@ fn commands_use_libvirts_ebtables_invocation() {
 fn own_table() -> Ruleset {
     let mut rs = Ruleset::default();
     let t = rs.table_mut(Family::Bridge, &name("fwc"), Ownership::Owned);
-    let fwd = t.add_chain(
-        name("forward"),
-        ChainKind::Base {
-            hook: Hook::Forward,
-            ty: ChainType::Filter,
-            priority: -200,
-            policy: Policy::Drop,
-        },
-        Ownership::Owned,
-    );
+    let fwd = drop_forward(t, -200);
     let input = base(t, "input", Hook::Input, ChainType::Filter, -200);
     let port = regular(t, "port-vnet0");
     let p = from("b.xml", 1, "filterbinding");
@@ -359,12 +350,7 @@ fn kernel_setup_loads_and_teardown_restores() {
     let Some(out) = in_netns(&sh, &["ebtables", "ebtables-restore", "ebtables-save"]) else {
         return;
     };
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     // 2 foreign rules, 2 jumps and 5 rules of nwfilter(), 2 jumps and 7
     // rules of own_table().
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "18");

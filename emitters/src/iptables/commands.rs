@@ -15,7 +15,7 @@
 use std::cmp::Reverse;
 
 use super::model::{Model, XRule, XTable};
-use crate::{appended, quote};
+use crate::{appended, quote, xtables};
 
 /// One rule command before the verb is chosen.
 struct Cmd<'m> {
@@ -45,38 +45,13 @@ fn appended_table(t: &XTable, bin: &str) -> appended::Table {
     if t.name != "filter" {
         prefix.extend(["-t".to_owned(), t.name.to_owned()]);
     }
-    let index = |name: &str| t.chains.iter().position(|c| c.name == name);
-    let argv = |args: &[super::render::Arg]| args.iter().map(|a| a.argv().to_owned()).collect();
-    appended::Table {
-        prefix,
-        chains: t
-            .chains
-            .iter()
-            .map(|c| appended::Chain {
-                name: c.name.clone(),
-                staging: c.staging.clone(),
-                owned: c.owned,
-                policy: None,
-                rules: c
-                    .rules
-                    .iter()
-                    .map(|r| appended::Rule {
-                        args: argv(&r.args),
-                        staged: argv(&r.staged),
-                        seq: r.seq,
-                        enters: r.enters.as_deref().and_then(index),
-                        input: r.input,
-                    })
-                    .collect(),
-            })
-            .collect(),
-        steps: t
-            .steps
-            .iter()
-            .flatten()
-            .filter_map(|(seq, name)| Some((*seq, index(name)?)))
-            .collect(),
-    }
+    xtables::appended_table(t, prefix, |r| xtables::RuleView {
+        args: &r.args,
+        staged: &r.staged,
+        seq: r.seq,
+        enters: r.enters.as_deref(),
+        input: r.input,
+    })
 }
 
 /// The commands of the tables built by appends.
@@ -170,14 +145,10 @@ mod tests {
     use ir::*;
 
     use crate::testutil::*;
-    use crate::{emit, Direction, Format, Options, Target};
+    use crate::{Direction, Format, Target};
 
     fn commands(rs: &Ruleset, target: Target, direction: Direction) -> crate::Artifact {
-        let opts = Options {
-            format: Format::Commands,
-            direction,
-        };
-        emit(rs, target, &opts).unwrap()
+        emit_as(rs, target, Format::Commands, direction).unwrap()
     }
 
     fn base_lines(bin: &str) -> Vec<String> {
@@ -247,11 +218,7 @@ mod tests {
         let Some(out) = in_netns(&sh, &["iptables", "iptables-save"]) else {
             return;
         };
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         let counts: Vec<_> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(str::to_owned)

@@ -12,12 +12,13 @@
 use std::collections::BTreeSet;
 
 use ir::{
-    ChainId, ChainKind, ChainType, CmpOp, Commands, Family, Hook, IpFamily, L4Proto, MapRef, Nat,
-    Ownership, Policy, Provenance, Rule, Ruleset, Step, Table, Value, Verdict,
+    ChainKind, ChainType, CmpOp, Family, Hook, IpFamily, L4Proto, Nat, Ownership, Policy,
+    Provenance, Rule, Ruleset, Table, Value, Verdict,
 };
 
 use super::render::{render_rule, Arg, Flavor, Names, Spelling, Style};
 use super::unsupported;
+use crate::xtables::{self, Placement};
 use crate::{Error, Note};
 
 /// The tables iptables has.
@@ -46,80 +47,13 @@ pub(crate) struct XRule {
 }
 
 /// A chain of an iptables table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct XChain {
-    /// The chain's name.
-    pub name: String,
-    /// Created and deleted by fwc (a user chain), or a built-in chain.
-    pub owned: bool,
-    /// The name command lines build it under.
-    pub staging: Option<String>,
-    /// In evaluation order.
-    pub rules: Vec<XRule>,
-}
+pub(crate) type XChain = xtables::Chain<XRule>;
 
 /// One of iptables' tables.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct XTable {
-    /// `filter`, `nat`, ...
-    pub name: &'static str,
-    /// In creation order.
-    pub chains: Vec<XChain>,
-    /// For a table built by appends ([`ir::Commands::Append`]), the chain
-    /// creations of its sequence.
-    pub steps: Option<Vec<(u32, String)>>,
-}
+pub(crate) type XTable = xtables::Table<XRule>;
 
 /// Everything one emit installs in one family.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Model {
-    /// In order of first use.
-    pub tables: Vec<XTable>,
-}
-
-impl Model {
-    fn table(&mut self, name: &'static str) -> &mut XTable {
-        let pos = match self.tables.iter().position(|t| t.name == name) {
-            Some(p) => p,
-            None => {
-                self.tables.push(XTable {
-                    name,
-                    chains: Vec::new(),
-                    steps: None,
-                });
-                self.tables.len() - 1
-            }
-        };
-        &mut self.tables[pos]
-    }
-
-    /// The chain `name` of table `table`, declared if new. A user chain that
-    /// two IR tables both declare cannot be told apart in iptables.
-    fn chain(
-        &mut self,
-        table: &'static str,
-        name: &str,
-        owned: bool,
-    ) -> Result<&mut XChain, Error> {
-        let t = self.table(table);
-        match t.chains.iter().position(|c| c.name == name) {
-            Some(p) if owned || t.chains[p].owned => Err(unsupported(format!(
-                "chain {name} of iptables table {table} would be declared twice (two IR \
-                 tables use the name)"
-            ))),
-            Some(p) => Ok(&mut t.chains[p]),
-            None => {
-                t.chains.push(XChain {
-                    name: name.to_owned(),
-                    owned,
-                    staging: None,
-                    rules: Vec::new(),
-                });
-                Ok(t.chains.last_mut().expect("just pushed"))
-            }
-        }
-    }
-}
+pub(crate) type Model = xtables::Model<XRule>;
 
 /// Builds the model of the tables `flavor` emits.
 pub(crate) fn build(rs: &Ruleset, flavor: Flavor, notes: &mut Vec<Note>) -> Result<Model, Error> {
@@ -148,14 +82,6 @@ struct Builder<'n> {
 }
 
 /// Where an IR chain lives in iptables.
-struct Placement {
-    /// Its table(s): a regular chain of an inet table exists in every table
-    /// whose base chains reach it.
-    tables: Vec<&'static str>,
-    /// For a base chain fwc owns: the built-in chain that jumps to it.
-    builtin: Option<&'static str>,
-}
-
 impl Builder<'_> {
     /// A table of the emitted family: one of iptables' own tables.
     fn xt_table(&mut self, t: &Table) -> Result<(), Error> {
@@ -183,14 +109,7 @@ impl Builder<'_> {
             })
             .collect();
         self.chains(t, places, false)?;
-        if let Commands::Append { steps, .. } = &t.commands {
-            let creates = steps
-                .iter()
-                .filter_map(|(seq, step)| match step {
-                    Step::CreateChain(c) => Some((*seq, t.chain(*c).name.to_string())),
-                    Step::ReplaceElement { .. } => None,
-                })
-                .collect();
+        if let Some(creates) = xtables::chain_creations(t) {
             self.model.table(name).steps = Some(creates);
         }
         Ok(())
@@ -244,24 +163,7 @@ impl Builder<'_> {
             };
             places.push(place);
         }
-        // A regular chain must exist in every table whose base chains reach it.
-        for (i, c) in t.chains.iter().enumerate() {
-            if let ChainKind::Base { .. } = c.kind {
-                let table = places[i].tables[0];
-                for reached in reachable(t, ChainId(i)) {
-                    let p = &mut places[reached.0];
-                    if p.builtin.is_none() && !p.tables.contains(&table) {
-                        p.tables.push(table);
-                    }
-                }
-            }
-        }
-        for p in &mut places {
-            if p.tables.is_empty() {
-                // Nothing reaches it; keep it anyway so nothing vanishes.
-                p.tables.push("filter");
-            }
-        }
+        xtables::spread(t, &mut places);
         self.chains(t, places, true)
     }
 
@@ -329,7 +231,9 @@ impl Builder<'_> {
                         input: false,
                     });
                 }
-                let chain = self.model.chain(table, c.name.as_str(), owned)?;
+                let chain = self
+                    .model
+                    .chain("iptables", table, c.name.as_str(), owned, None)?;
                 chain.rules.extend(rules);
                 chain.staging = c.staging.as_ref().map(|s| s.to_string());
                 if let (Some(builtin), ChainKind::Base { priority, .. }) = (place.builtin, &c.kind)
@@ -343,16 +247,19 @@ impl Builder<'_> {
         for (_, table, builtin, name) in entries {
             let origin = self.next_origin();
             let args = vec![Arg::word("--jump"), Arg::Word(name.clone())];
-            self.model.chain(table, builtin, false)?.rules.push(XRule {
-                staged: args.clone(),
-                args,
-                provenance: Provenance::Layout("jump from the built-in chain to a base chain"),
-                seq: None,
-                origin,
-                layout_jump: Some(name.clone()),
-                enters: Some(name),
-                input: false,
-            });
+            self.model
+                .chain("iptables", table, builtin, false, None)?
+                .rules
+                .push(XRule {
+                    staged: args.clone(),
+                    args,
+                    provenance: Provenance::Layout("jump from the built-in chain to a base chain"),
+                    seq: None,
+                    origin,
+                    layout_jump: Some(name.clone()),
+                    enters: Some(name),
+                    input: false,
+                });
         }
         Ok(())
     }
@@ -400,46 +307,6 @@ fn map_base_chain(
         (ChainType::Route, Hook::Output) => Some(("mangle", chain)),
         _ => None,
     }
-}
-
-/// Chains a rule of `chain` can pass control to, directly.
-fn successors(t: &Table, chain: ChainId) -> Vec<ChainId> {
-    fn from(t: &Table, v: &Verdict, out: &mut Vec<ChainId>) {
-        match v {
-            Verdict::Jump(c) | Verdict::Goto(c) => out.push(*c),
-            Verdict::Vmap {
-                map: MapRef::Anonymous(e),
-                ..
-            } => e.iter().for_each(|(_, v)| from(t, v, out)),
-            Verdict::Vmap {
-                map: MapRef::Named(id),
-                ..
-            } => t.maps[id.0]
-                .elements
-                .iter()
-                .for_each(|(_, v)| from(t, v, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    for r in &t.chain(chain).rules {
-        if let Some(v) = &r.verdict {
-            from(t, v, &mut out);
-        }
-    }
-    out
-}
-
-/// Every chain reachable from `start` (itself excluded unless on a path).
-fn reachable(t: &Table, start: ChainId) -> BTreeSet<ChainId> {
-    let mut seen = BTreeSet::new();
-    let mut todo = successors(t, start);
-    while let Some(c) = todo.pop() {
-        if seen.insert(c) {
-            todo.extend(successors(t, c));
-        }
-    }
-    seen
 }
 
 /// The IP families a rule is restricted to by what it matches or translates.
@@ -504,7 +371,7 @@ mod tests {
     use crate::{emit, Artifact, Direction, Format, Options, Target};
 
     fn run(rs: &Ruleset, target: Target, format: Format, direction: Direction) -> Artifact {
-        emit(rs, target, &Options { format, direction }).unwrap()
+        emit_as(rs, target, format, direction).unwrap()
     }
 
     const NET4: &str = "192.168.122.0/24";
@@ -521,16 +388,7 @@ mod tests {
             interval: false,
             elements: vec![vec![ifname("virbr0")], vec![ifname("virbr1")]],
         });
-        let fwd = t.add_chain(
-            name("forward"),
-            ChainKind::Base {
-                hook: Hook::Forward,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Drop,
-            },
-            Ownership::Owned,
-        );
+        let fwd = drop_forward(t, 0);
         let guests = regular(t, "from_guests");
         let post = base(t, "postrouting", Hook::Postrouting, ChainType::Nat, 100);
         let masq = regular(t, "masq_eth0");
@@ -720,11 +578,7 @@ mod tests {
         let Some(out) = in_netns(&sh, &["iptables-restore", "ip6tables-restore"]) else {
             return;
         };
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n1\n0\n0\n");
     }
 }

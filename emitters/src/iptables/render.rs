@@ -11,42 +11,11 @@
 //! rule is left out.
 
 pub(crate) use crate::appended::Names;
+pub(crate) use crate::xtables::Arg;
 use ir::{
-    CmpOp, Commands, Family, Field, IpFamily, L4Proto, MapRef, Match, Nat, Notation, RejectKind,
-    Rule, SetRef, Statement, Table, Value, Verdict,
+    CmpOp, Commands, Family, Field, IpFamily, L4Proto, MapRef, Match, Nat, RejectKind, Rule,
+    SetRef, Statement, Table, Value, Verdict,
 };
-
-/// One argument of an iptables rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Arg {
-    /// An option or a value that never needs quoting in a restore file.
-    Word(String),
-    /// Free text (a comment or log prefix, validated as [`ir::Comment`]):
-    /// double-quoted in restore files, shell-quoted in command lines.
-    Text(String),
-}
-
-impl Arg {
-    /// A [`Arg::Word`].
-    pub(crate) fn word(s: impl Into<String>) -> Arg {
-        Arg::Word(s.into())
-    }
-
-    /// The argument in an `iptables-restore` file.
-    pub(crate) fn restore(&self) -> String {
-        match self {
-            Arg::Word(w) => w.clone(),
-            Arg::Text(t) => crate::quote::restore_string(t),
-        }
-    }
-
-    /// The argument as one argv element.
-    pub(crate) fn argv(&self) -> &str {
-        match self {
-            Arg::Word(w) | Arg::Text(w) => w,
-        }
-    }
-}
 
 /// The IP family a target emits, and the spellings that depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,20 +240,8 @@ fn single(v: &Value, what: &str) -> Result<u64, String> {
 /// A port range as iptables writes it (`80`, `1024:65535`), a range also
 /// when its ends are equal but it was written as one.
 fn port_text(v: &Value) -> Result<String, String> {
-    let (start, end, range) = match v {
-        Value::Ports(p) => (u64::from(p.start), u64::from(p.end), false),
-        Value::Int(r) => (r.start, r.end, r.notation == Notation::Range),
-        other => {
-            return Err(format!(
-                "iptables cannot match the port {other}; the rule is left out"
-            ))
-        }
-    };
-    Ok(if start == end && !range {
-        start.to_string()
-    } else {
-        format!("{start}:{end}")
-    })
+    crate::xtables::colon_range(v)
+        .ok_or_else(|| format!("iptables cannot match the port {v}; the rule is left out"))
 }
 
 /// libvirt's names of TCP flags: `NONE`, `ALL` or a comma list.
@@ -561,10 +518,10 @@ mod tests {
     use ir::*;
 
     use crate::testutil::*;
-    use crate::{emit, Artifact, Direction, Format, Options, Target};
+    use crate::{Artifact, Direction, Format, Target};
 
     fn run(rs: &Ruleset, target: Target, format: Format, direction: Direction) -> Artifact {
-        emit(rs, target, &Options { format, direction }).unwrap()
+        emit_as(rs, target, format, direction).unwrap()
     }
 
     fn rules_only(text: &str) -> Vec<&str> {

@@ -89,14 +89,10 @@ mod tests {
     use ir::*;
 
     use crate::testutil::*;
-    use crate::{emit, Direction, Format, Options, Target};
+    use crate::{Direction, Format, Target};
 
     fn restore(rs: &Ruleset, target: Target, direction: Direction) -> crate::Artifact {
-        let opts = Options {
-            format: Format::Script,
-            direction,
-        };
-        emit(rs, target, &opts).unwrap()
+        emit_as(rs, target, Format::Script, direction).unwrap()
     }
 
     /// libvirt's INPUT plumbing and a NAT rule with a comment.
@@ -241,11 +237,11 @@ mod tests {
     #[test]
     fn kernel_restore_equals_commands_and_teardown_restores() {
         let rs = libvirt_xt_nat_default();
-        let opts = Options {
-            format: Format::Commands,
-            direction: Direction::Setup,
-        };
-        let commands = temp_file(&emit(&rs, Target::Iptables, &opts).unwrap().text);
+        let commands = temp_file(
+            &emit_as(&rs, Target::Iptables, Format::Commands, Direction::Setup)
+                .unwrap()
+                .text,
+        );
         let setup = temp_file(&restore(&rs, Target::Iptables, Direction::Setup).text);
         let teardown = temp_file(&restore(&rs, Target::Iptables, Direction::Teardown).text);
         let dir = tempfile::tempdir().unwrap();
@@ -273,11 +269,7 @@ mod tests {
         let Some(out) = in_netns(&sh, &["iptables", "iptables-save", "iptables-restore"]) else {
             return;
         };
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         assert_eq!(String::from_utf8_lossy(&out.stdout), "SAME\nRESTORED\n");
     }
 }

@@ -176,11 +176,7 @@ mod tests {
     use crate::{emit, Artifact, Direction, Error, Format, Options, Target};
 
     fn run(rs: &Ruleset, direction: Direction) -> Result<Artifact, Error> {
-        let opts = Options {
-            format: Format::Script,
-            direction,
-        };
-        emit(rs, Target::NftJson, &opts)
+        emit_as(rs, Target::NftJson, Format::Script, direction)
     }
 
     fn parse(text: &str) -> Json {
@@ -197,16 +193,7 @@ mod tests {
             interval: true,
             elements: vec![vec![net("192.168.122.0/24")]],
         });
-        let fwd = t.add_chain(
-            name("forward"),
-            ChainKind::Base {
-                hook: Hook::Forward,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Drop,
-            },
-            Ownership::Owned,
-        );
+        let fwd = drop_forward(t, 0);
         let guest = regular(t, "guest");
         let bridges = t.add_map(Map {
             name: name("bridges"),

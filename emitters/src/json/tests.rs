@@ -6,14 +6,10 @@
 use ir::Ruleset;
 
 use crate::testutil::*;
-use crate::{emit, Direction, Format, Options, Target};
+use crate::{Direction, Format, Target};
 
 fn artifact(rs: &Ruleset, target: Target, direction: Direction) -> String {
-    let opts = Options {
-        format: Format::Script,
-        direction,
-    };
-    emit(rs, target, &opts).unwrap().text
+    emit_as(rs, target, Format::Script, direction).unwrap().text
 }
 
 /// Loads the JSON and the script of `rs` one after the other beside a
@@ -47,12 +43,7 @@ fn compare_with_script(rs: &Ruleset) -> Option<String> {
         st = p(3),
     );
     let out = in_netns(&sh, &["nft", "ip"])?;
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 

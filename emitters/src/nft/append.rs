@@ -19,10 +19,18 @@ use super::spelling;
 use crate::Note;
 
 /// One command line's argv.
-type Argv = Vec<String>;
+pub(crate) type Argv = Vec<String>;
 
-fn argv(words: &[&str]) -> Argv {
+/// `words` as one command line's argv.
+pub(crate) fn argv(words: &[&str]) -> Argv {
     words.iter().map(|w| (*w).to_owned()).collect()
+}
+
+/// `nft VERB OBJECT FAMILY TABLE` followed by `rest`: the head of every
+/// command on one of `t`'s objects.
+pub(crate) fn table_cmd(t: &Table, verb: &str, object: &str, rest: &[&str]) -> Argv {
+    let head = ["nft", verb, object, t.family.keyword(), t.name.as_str()];
+    argv(&[&head[..], rest].concat())
 }
 
 /// The table's spelling and steps, if it is built by appending.
@@ -40,7 +48,7 @@ pub(crate) fn is_appended(t: &Table) -> bool {
 
 /// `nft add table F T`, with the table's comment as libvirt writes it.
 pub(crate) fn table_argv(t: &Table) -> Argv {
-    let mut a = argv(&["nft", "add", "table", t.family.keyword(), t.name.as_str()]);
+    let mut a = table_cmd(t, "add", "table", &[]);
     if let Some(c) = &t.comment {
         a.push(format!(
             "{{ comment {}; }}",
@@ -70,14 +78,7 @@ fn chain_spec(kind: &ChainKind) -> String {
 
 fn chain_argv(t: &Table, c: ir::ChainId) -> Argv {
     let chain = t.chain(c);
-    let mut a = argv(&[
-        "nft",
-        "add",
-        "chain",
-        t.family.keyword(),
-        t.name.as_str(),
-        chain.name.as_str(),
-    ]);
+    let mut a = table_cmd(t, "add", "chain", &[chain.name.as_str()]);
     a.push(chain_spec(&chain.kind));
     a
 }
@@ -92,14 +93,7 @@ fn rule_argv(
 ) {
     match spelling::rule_args(t, spelling, r) {
         Ok(args) => {
-            let mut a = argv(&[
-                "nft",
-                "add",
-                "rule",
-                t.family.keyword(),
-                t.name.as_str(),
-                chain,
-            ]);
+            let mut a = table_cmd(t, "add", "rule", &[chain]);
             a.extend(args);
             out.push(a);
         }
@@ -121,15 +115,7 @@ fn element_argv(
 ) -> Result<Argv, String> {
     let m = &t.maps[map.0];
     let (key, verdict) = &m.elements[index];
-    let mut a = argv(&[
-        "nft",
-        verb,
-        "element",
-        t.family.keyword(),
-        t.name.as_str(),
-        m.name.as_str(),
-        "{",
-    ]);
+    let mut a = table_cmd(t, verb, "element", &[m.name.as_str(), "{"]);
     spelling::element_args(t, key, &mut a);
     if with_verdict {
         a.push(":".into());
@@ -144,23 +130,14 @@ pub(crate) fn preamble(t: &Table, out: &mut Vec<Argv>, notes: &mut Vec<Note>) {
     let Some((spelling, steps)) = appended(t) else {
         return;
     };
-    let (fam, name) = (t.family.keyword(), t.name.as_str());
     out.push(table_argv(t));
     for s in &t.sets {
         let flags = if s.interval { " flags interval;" } else { "" };
         let spec = format!("{{ type {};{flags} }}", render::key_type_text(&s.key));
-        out.push(argv(&[
-            "nft",
-            "add",
-            "set",
-            fam,
-            name,
-            s.name.as_str(),
-            &spec,
-        ]));
+        out.push(table_cmd(t, "add", "set", &[s.name.as_str(), &spec]));
         if !s.elements.is_empty() {
             // libvirt ends every element, the last too, with a comma.
-            let mut a = argv(&["nft", "add", "element", fam, name, s.name.as_str(), "{"]);
+            let mut a = table_cmd(t, "add", "element", &[s.name.as_str(), "{"]);
             for e in &s.elements {
                 spelling::element_args(t, e, &mut a);
                 a.push(",".into());
@@ -171,15 +148,7 @@ pub(crate) fn preamble(t: &Table, out: &mut Vec<Argv>, notes: &mut Vec<Note>) {
     }
     for m in &t.maps {
         let spec = format!("{{ type {}: verdict; }}", render::key_type_text(&m.key));
-        out.push(argv(&[
-            "nft",
-            "add",
-            "map",
-            fam,
-            name,
-            m.name.as_str(),
-            &spec,
-        ]));
+        out.push(table_cmd(t, "add", "map", &[m.name.as_str(), &spec]));
     }
     let stepped_chain = |c: usize| {
         steps
@@ -272,7 +241,7 @@ mod tests {
     use ir::*;
 
     use crate::testutil::*;
-    use crate::{emit, Direction, Format, Options, Target};
+    use crate::{Direction, Format, Target};
 
     /// The writers' bridge constructs, built as libvirt's nwfilter driver
     /// builds its ethernet table: a port chain created, a rule appended to
@@ -311,11 +280,7 @@ mod tests {
 
     #[test]
     fn objects_first_then_the_steps_in_sequence() {
-        let opts = Options {
-            format: Format::Commands,
-            direction: Direction::Setup,
-        };
-        let a = emit(&appended(), Target::Nft, &opts).unwrap();
+        let a = emit_as(&appended(), Target::Nft, Format::Commands, Direction::Setup).unwrap();
         assert!(a.notes.is_empty(), "{:?}", a.notes);
         let lines: Vec<&str> = a.text.lines().collect();
         let t = "bridge fwc_test";

@@ -9,15 +9,9 @@
 
 use ir::{Field, Ownership, Provenance, Rule, Ruleset, Table, Value, Verdict};
 
+use super::append::{argv, table_cmd, Argv};
 use super::render::{self, Token};
 use crate::{quote, Note};
-
-/// One command line's argv.
-type Argv = Vec<String>;
-
-fn argv(words: &[&str]) -> Argv {
-    words.iter().map(|w| (*w).to_owned()).collect()
-}
 
 /// Whether the rule is layout plumbing into a chain fwc creates, which is
 /// inserted right after that chain.
@@ -151,38 +145,16 @@ fn push_rule(
 
 /// Creates a table's objects and the layout jumps into its chains.
 fn create(out: &mut Vec<Argv>, t: &Table) {
-    let (fam, name) = (t.family.keyword(), t.name.as_str());
     if t.ownership == Ownership::Owned {
         out.push(super::append::table_argv(t));
     }
     for s in &t.sets {
         let flags = if s.interval { " flags interval;" } else { "" };
         let spec = format!("{{ type {};{flags} }}", render::key_type_text(&s.key));
-        out.push(argv(&[
-            "nft",
-            "add",
-            "set",
-            fam,
-            name,
-            s.name.as_str(),
-            &spec,
-        ]));
+        out.push(table_cmd(t, "add", "set", &[s.name.as_str(), &spec]));
         if !s.elements.is_empty() {
-            let elems: Vec<_> = s
-                .elements
-                .iter()
-                .map(|e| render::element_text(t, e))
-                .collect();
-            let elems = format!("{{ {} }}", elems.join(", "));
-            out.push(argv(&[
-                "nft",
-                "add",
-                "element",
-                fam,
-                name,
-                s.name.as_str(),
-                &elems,
-            ]));
+            let elems = format!("{{ {} }}", render::set_elements(t, &s.elements));
+            out.push(table_cmd(t, "add", "element", &[s.name.as_str(), &elems]));
         }
     }
     for m in &t.maps {
@@ -191,21 +163,13 @@ fn create(out: &mut Vec<Argv>, t: &Table) {
             "{{ type {} : verdict;{flags} }}",
             render::key_type_text(&m.key)
         );
-        out.push(argv(&[
-            "nft",
-            "add",
-            "map",
-            fam,
-            name,
-            m.name.as_str(),
-            &spec,
-        ]));
+        out.push(table_cmd(t, "add", "map", &[m.name.as_str(), &spec]));
     }
     for (ci, c) in t.chains.iter().enumerate() {
         if c.ownership != Ownership::Owned {
             continue;
         }
-        let mut a = argv(&["nft", "add", "chain", fam, name, c.name.as_str()]);
+        let mut a = table_cmd(t, "add", "chain", &[c.name.as_str()]);
         if let Some(spec) = render::chain_spec(&c.kind) {
             a.push(format!("{{ {spec} }}"));
         }
@@ -223,15 +187,7 @@ fn create(out: &mut Vec<Argv>, t: &Table) {
     for m in &t.maps {
         if !m.elements.is_empty() {
             let elems = format!("{{ {} }}", render::map_elements(t, &m.elements));
-            out.push(argv(&[
-                "nft",
-                "add",
-                "element",
-                fam,
-                name,
-                m.name.as_str(),
-                &elems,
-            ]));
+            out.push(table_cmd(t, "add", "element", &[m.name.as_str(), &elems]));
         }
     }
 }
@@ -274,14 +230,10 @@ mod tests {
     use ir::*;
 
     use crate::testutil::*;
-    use crate::{emit, Direction, Error, Format, Options, Target};
+    use crate::{Direction, Error, Format, Target};
 
     fn commands(rs: &Ruleset) -> crate::Artifact {
-        let opts = Options {
-            format: Format::Commands,
-            direction: Direction::Setup,
-        };
-        emit(rs, Target::Nft, &opts).unwrap()
+        emit_as(rs, Target::Nft, Format::Commands, Direction::Setup).unwrap()
     }
 
     #[test]
@@ -401,11 +353,12 @@ mod tests {
 
     #[test]
     fn teardown_is_unsupported_and_points_to_the_script() {
-        let opts = Options {
-            format: Format::Commands,
-            direction: Direction::Teardown,
-        };
-        match emit(&libvirt_nft_nat_default(), Target::Nft, &opts) {
+        match emit_as(
+            &libvirt_nft_nat_default(),
+            Target::Nft,
+            Format::Commands,
+            Direction::Teardown,
+        ) {
             Err(Error::Unsupported { target, reason }) => {
                 assert_eq!(target, "nft");
                 assert!(
@@ -438,11 +391,7 @@ mod tests {
             return;
         };
         let listing = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         assert!(
             listing.contains("ip daddr != 192.168.122.0/24 counter packets 0 bytes 0 masquerade"),
             "{listing}"

@@ -250,14 +250,16 @@ pub(crate) fn bridge_constructs() -> Ruleset {
 #[cfg(test)]
 mod tests {
     use crate::testutil::*;
-    use crate::{emit, Direction, Format, Options, Target};
+    use crate::{Direction, Format, Target};
 
     fn script(target: Target) -> String {
-        let opts = Options {
-            format: Format::Script,
-            direction: Direction::Setup,
-        };
-        let a = emit(&super::bridge_constructs(), target, &opts).unwrap();
+        let a = emit_as(
+            &super::bridge_constructs(),
+            target,
+            Format::Script,
+            Direction::Setup,
+        )
+        .unwrap();
         assert!(a.notes.is_empty(), "{:?}", a.notes);
         a.text
     }
@@ -302,12 +304,7 @@ mod tests {
         let Some(out) = in_netns(&sh, &["nft"]) else {
             return;
         };
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
     }
 }

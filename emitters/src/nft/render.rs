@@ -348,6 +348,15 @@ pub(crate) fn element_text(table: &Table, values: &[Value]) -> String {
         .join(" . ")
 }
 
+/// A set's elements, `a, b, ...` without braces.
+pub(crate) fn set_elements(table: &Table, elems: &[Vec<Value>]) -> String {
+    elems
+        .iter()
+        .map(|e| element_text(table, e))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `k : verdict, ...` without braces.
 pub(crate) fn map_elements(table: &Table, elems: &[(Vec<Value>, Verdict)]) -> String {
     elems
@@ -387,7 +396,7 @@ mod tests {
 
     use super::*;
     use crate::testutil::*;
-    use crate::{emit, Direction, Format, Options, Target};
+    use crate::{Direction, Format, Target};
 
     fn table(family: Family) -> Table {
         let mut t = Table::new(family, name("t"), Ownership::Owned);
@@ -530,11 +539,11 @@ mod tests {
     #[test]
     fn kernel_accepts_every_construct() {
         let rs = every_construct();
-        let opts = Options {
-            format: Format::Script,
-            direction: Direction::Setup,
-        };
-        let setup = temp_file(&emit(&rs, Target::Nft, &opts).unwrap().text);
+        let setup = temp_file(
+            &emit_as(&rs, Target::Nft, Format::Script, Direction::Setup)
+                .unwrap()
+                .text,
+        );
         let sh = format!(
             "set -e; nft -f {s}; nft -f {s}; nft list table inet fwc | grep -c 'jump guests'",
             s = setup.path().display()
@@ -542,11 +551,7 @@ mod tests {
         let Some(out) = in_netns(&sh, &["nft"]) else {
             return;
         };
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n");
     }
 }

@@ -58,12 +58,8 @@ fn table(out: &mut String, t: &Table, notes: &mut Vec<Note>) {
             out.push_str("\t\tflags interval\n");
         }
         if !s.elements.is_empty() {
-            let elems: Vec<_> = s
-                .elements
-                .iter()
-                .map(|e| render::element_text(t, e))
-                .collect();
-            let _ = writeln!(out, "\t\telements = {{ {} }}", elems.join(", "));
+            let elems = render::set_elements(t, &s.elements);
+            let _ = writeln!(out, "\t\telements = {{ {elems} }}");
         }
         out.push_str("\t}\n");
     }
@@ -123,14 +119,10 @@ mod tests {
     use ir::*;
 
     use crate::testutil::*;
-    use crate::{emit, Artifact, Direction, Error, Format, Options, Target};
+    use crate::{Artifact, Direction, Error, Format, Target};
 
     fn script(rs: &Ruleset, direction: Direction) -> Result<Artifact, Error> {
-        let opts = Options {
-            format: Format::Script,
-            direction,
-        };
-        emit(rs, Target::Nft, &opts)
+        emit_as(rs, Target::Nft, Format::Script, direction)
     }
 
     const NET: &str = "192.168.122.0/24";
@@ -139,16 +131,7 @@ mod tests {
     fn small() -> Ruleset {
         let mut rs = Ruleset::default();
         let t = rs.table_mut(Family::Inet, &name("fwc"), Ownership::Owned);
-        let fwd = t.add_chain(
-            name("forward"),
-            ChainKind::Base {
-                hook: Hook::Forward,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Drop,
-            },
-            Ownership::Owned,
-        );
+        let fwd = drop_forward(t, 0);
         let guest = regular(t, "guest_virbr0");
         let post = base(t, "postrouting", Hook::Postrouting, ChainType::Nat, 100);
         let bridge = from("net.xml", 3, "bridge");
@@ -315,12 +298,7 @@ table inet fwc {
         let Some(out) = in_netns(&sh, &["nft", "ip"]) else {
             return;
         };
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4");
     }
 

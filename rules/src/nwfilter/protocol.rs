@@ -99,6 +99,21 @@ fn concrete<T: AttrValue, E: From<WrongKind>>(
     })
 }
 
+/// An attribute of either stage, shown as an [`AttrView`].
+trait ViewAttr {
+    fn view(&self, name: &'static str) -> AttrView;
+}
+
+impl<V: std::fmt::Display> ViewAttr for Attr<V> {
+    fn view(&self, name: &'static str) -> AttrView {
+        AttrView {
+            name,
+            text: self.value.to_string(),
+            negated: self.negated,
+        }
+    }
+}
+
 macro_rules! protocol_struct {
     (
         $(#[$doc:meta])*
@@ -159,59 +174,113 @@ macro_rules! protocol_struct {
             }
         }
 
-        impl $name<Templated> {
-            fn attrs(&self, out: &mut Vec<AttrView>) {
+        impl<S: Stage> $name<S> {
+            fn attrs(&self, out: &mut Vec<AttrView>)
+            where
+                $(S::Attr<$ty>: ViewAttr,)*
+            {
                 $(if let Some(a) = &self.$field {
-                    out.push(AttrView { name: $xml, text: a.value.to_string(), negated: a.negated });
-                })*
-            }
-        }
-
-        impl $name<Concrete> {
-            fn attrs(&self, out: &mut Vec<AttrView>) {
-                $(if let Some(a) = &self.$field {
-                    out.push(AttrView { name: $xml, text: a.value.to_string(), negated: a.negated });
+                    out.push(a.view($xml));
                 })*
             }
         }
     };
 }
 
-protocol_struct! {
+/// Forwards to `$then!` with libvirt's four port-range attributes put before
+/// the element's own ones: `with_ports! { then [head] { rest } }` becomes
+/// `then! { head { ports rest } }`.
+macro_rules! with_ports {
+    ($then:ident [ $($head:tt)* ] { $($rest:tt)* }) => {
+        $then! {
+            $($head)* {
+                /// Source port (range start).
+                srcportstart: u16 = "srcportstart" as U16,
+                /// Source port range end.
+                srcportend: u16 = "srcportend" as U16,
+                /// Destination port (range start).
+                dstportstart: u16 = "dstportstart" as U16,
+                /// Destination port range end.
+                dstportend: u16 = "dstportend" as U16,
+                $($rest)*
+            }
+        }
+    };
+}
+
+/// Declares an ethernet-layer struct: the frame's addresses and their masks,
+/// then the element's own attributes, then `comment`.
+macro_rules! ether_struct {
+    ($(#[$doc:meta])* $name:ident { $($rest:tt)* }) => {
+        protocol_struct! {
+            $(#[$doc])*
+            $name {
+                /// Source MAC address of the frame.
+                srcmacaddr: MacAddr = "srcmacaddr" as Mac,
+                /// Mask for `srcmacaddr`.
+                srcmacmask: MacMask = "srcmacmask" as MacMask,
+                /// Destination MAC address of the frame.
+                dstmacaddr: MacAddr = "dstmacaddr" as Mac,
+                /// Mask for `dstmacaddr`.
+                dstmacmask: MacMask = "dstmacmask" as MacMask,
+                $($rest)*
+                /// A comment.
+                comment: RuleComment = "comment" as Comment,
+            }
+        }
+    };
+}
+
+/// Declares `<ip>` or `<ipv6>`: an ethernet-layer struct with the addresses
+/// of one family, the protocol and the ports, then the element's own
+/// attributes.
+macro_rules! ip_struct {
+    (
+        @ports $(#[$doc:meta])*
+        $name:ident, $addr:ty, $akind:ident, $mask:ty, $mkind:ident { $($rest:tt)* }
+    ) => {
+        ether_struct! {
+            $(#[$doc])*
+            $name {
+                /// Source address.
+                srcipaddr: $addr = "srcipaddr" as $akind,
+                /// Mask for `srcipaddr`.
+                srcipmask: $mask = "srcipmask" as $mkind,
+                /// Destination address.
+                dstipaddr: $addr = "dstipaddr" as $akind,
+                /// Mask for `dstipaddr`.
+                dstipmask: $mask = "dstipmask" as $mkind,
+                /// The layer-4 protocol; required (tcp, udp, dccp or sctp) with ports.
+                protocol: IpProtocol = "protocol" as IpProtocol,
+                $($rest)*
+            }
+        }
+    };
+    (
+        $(#[$doc:meta])*
+        $name:ident, $addr:ty, $akind:ident, $mask:ty, $mkind:ident { $($rest:tt)* }
+    ) => {
+        with_ports! {
+            ip_struct [@ports $(#[$doc])* $name, $addr, $akind, $mask, $mkind] { $($rest)* }
+        }
+    };
+}
+
+ether_struct! {
     /// `<mac>`: ethernet header fields.
     MacMatch {
-        /// Source MAC address.
-        srcmacaddr: MacAddr = "srcmacaddr" as Mac,
-        /// Mask for `srcmacaddr`.
-        srcmacmask: MacMask = "srcmacmask" as MacMask,
-        /// Destination MAC address.
-        dstmacaddr: MacAddr = "dstmacaddr" as Mac,
-        /// Mask for `dstmacaddr`.
-        dstmacmask: MacMask = "dstmacmask" as MacMask,
         /// The ethertype of the payload.
         protocolid: EtherType = "protocolid" as MacProtocol,
-        /// A comment.
-        comment: RuleComment = "comment" as Comment,
     }
 }
 
-protocol_struct! {
+ether_struct! {
     /// `<vlan>`: 802.1Q frames.
     VlanMatch {
-        /// Source MAC address.
-        srcmacaddr: MacAddr = "srcmacaddr" as Mac,
-        /// Mask for `srcmacaddr`.
-        srcmacmask: MacMask = "srcmacmask" as MacMask,
-        /// Destination MAC address.
-        dstmacaddr: MacAddr = "dstmacaddr" as Mac,
-        /// Mask for `dstmacaddr`.
-        dstmacmask: MacMask = "dstmacmask" as MacMask,
         /// The VLAN id.
         vlanid: VlanId = "vlanid" as VlanId,
         /// The ethertype inside the VLAN header.
         encap_protocol: EtherType = "encap-protocol" as VlanEncap,
-        /// A comment.
-        comment: RuleComment = "comment" as Comment,
     }
 }
 
@@ -272,17 +341,9 @@ protocol_struct! {
     }
 }
 
-protocol_struct! {
+ether_struct! {
     /// `<arp>` and `<rarp>`: ARP packets and their fields.
     ArpMatch {
-        /// Source MAC address of the frame.
-        srcmacaddr: MacAddr = "srcmacaddr" as Mac,
-        /// Mask for `srcmacaddr`.
-        srcmacmask: MacMask = "srcmacmask" as MacMask,
-        /// Destination MAC address of the frame.
-        dstmacaddr: MacAddr = "dstmacaddr" as Mac,
-        /// Mask for `dstmacaddr`.
-        dstmacmask: MacMask = "dstmacmask" as MacMask,
         /// Hardware type.
         hwtype: u16 = "hwtype" as U16,
         /// Protocol type.
@@ -303,76 +364,20 @@ protocol_struct! {
         arpdstipmask: Ipv4Mask = "arpdstipmask" as Ipv4Mask,
         /// Gratuitous ARP (sender IP equals target IP).
         gratuitous: bool = "gratuitous" as Bool,
-        /// A comment.
-        comment: RuleComment = "comment" as Comment,
     }
 }
 
-protocol_struct! {
+ip_struct! {
     /// `<ip>`: IPv4 matched at layer 2 (ebtables / the ethernet table).
-    IpMatch {
-        /// Source MAC address.
-        srcmacaddr: MacAddr = "srcmacaddr" as Mac,
-        /// Mask for `srcmacaddr`.
-        srcmacmask: MacMask = "srcmacmask" as MacMask,
-        /// Destination MAC address.
-        dstmacaddr: MacAddr = "dstmacaddr" as Mac,
-        /// Mask for `dstmacaddr`.
-        dstmacmask: MacMask = "dstmacmask" as MacMask,
-        /// Source address.
-        srcipaddr: Ipv4Addr = "srcipaddr" as Ipv4,
-        /// Mask for `srcipaddr`.
-        srcipmask: Ipv4Mask = "srcipmask" as Ipv4Mask,
-        /// Destination address.
-        dstipaddr: Ipv4Addr = "dstipaddr" as Ipv4,
-        /// Mask for `dstipaddr`.
-        dstipmask: Ipv4Mask = "dstipmask" as Ipv4Mask,
-        /// The layer-4 protocol; required (tcp, udp, dccp or sctp) with ports.
-        protocol: IpProtocol = "protocol" as IpProtocol,
-        /// Source port (range start).
-        srcportstart: u16 = "srcportstart" as U16,
-        /// Source port range end.
-        srcportend: u16 = "srcportend" as U16,
-        /// Destination port (range start).
-        dstportstart: u16 = "dstportstart" as U16,
-        /// Destination port range end.
-        dstportend: u16 = "dstportend" as U16,
+    IpMatch, Ipv4Addr, Ipv4, Ipv4Mask, Ipv4Mask {
         /// DSCP.
         dscp: Dscp = "dscp" as Dscp,
-        /// A comment.
-        comment: RuleComment = "comment" as Comment,
     }
 }
 
-protocol_struct! {
+ip_struct! {
     /// `<ipv6>`: IPv6 matched at layer 2 (ebtables / the ethernet table).
-    Ipv6Match {
-        /// Source MAC address.
-        srcmacaddr: MacAddr = "srcmacaddr" as Mac,
-        /// Mask for `srcmacaddr`.
-        srcmacmask: MacMask = "srcmacmask" as MacMask,
-        /// Destination MAC address.
-        dstmacaddr: MacAddr = "dstmacaddr" as Mac,
-        /// Mask for `dstmacaddr`.
-        dstmacmask: MacMask = "dstmacmask" as MacMask,
-        /// Source address.
-        srcipaddr: Ipv6Addr = "srcipaddr" as Ipv6,
-        /// Mask for `srcipaddr`.
-        srcipmask: Ipv6Mask = "srcipmask" as Ipv6Mask,
-        /// Destination address.
-        dstipaddr: Ipv6Addr = "dstipaddr" as Ipv6,
-        /// Mask for `dstipaddr`.
-        dstipmask: Ipv6Mask = "dstipmask" as Ipv6Mask,
-        /// The layer-4 protocol; required (tcp, udp, dccp or sctp) with ports.
-        protocol: IpProtocol = "protocol" as IpProtocol,
-        /// Source port (range start).
-        srcportstart: u16 = "srcportstart" as U16,
-        /// Source port range end.
-        srcportend: u16 = "srcportend" as U16,
-        /// Destination port (range start).
-        dstportstart: u16 = "dstportstart" as U16,
-        /// Destination port range end.
-        dstportend: u16 = "dstportend" as U16,
+    Ipv6Match, Ipv6Addr, Ipv6, Ipv6Mask, Ipv6Mask {
         /// ICMPv6 type (range start).
         icmp_type: u8 = "type" as U8,
         /// ICMPv6 type range end.
@@ -381,14 +386,27 @@ protocol_struct! {
         icmp_code: u8 = "code" as U8,
         /// ICMPv6 code range end.
         icmp_code_end: u8 = "codeend" as U8,
-        /// A comment.
-        comment: RuleComment = "comment" as Comment,
     }
 }
 
 /// Declares a layer-3/4 struct: libvirt's `COMMON_IP_PROPS` for one address
 /// family, then the element's own attributes, then `comment`.
 macro_rules! l3_struct {
+    // A twin pair: the IPv4 struct, then the IPv6 one with the same attributes.
+    (
+        $(#[$doc4:meta])* $v4:ident,
+        $(#[$doc6:meta])* $v6:ident $(, $ports:ident)? { $($rest:tt)* }
+    ) => {
+        l3_struct! { $(#[$doc4])* $v4, Ipv4Addr, Ipv4, Ipv4Mask, Ipv4Mask $(, $ports)? { $($rest)* } }
+        l3_struct! { $(#[$doc6])* $v6, Ipv6Addr, Ipv6, Ipv6Mask, Ipv6Mask $(, $ports)? { $($rest)* } }
+    };
+    // `ports`: the element has libvirt's port range attributes first.
+    (
+        $(#[$doc:meta])*
+        $name:ident, $addr:ty, $akind:ident, $mask:ty, $mkind:ident, ports { $($rest:tt)* }
+    ) => {
+        with_ports! { l3_struct [$(#[$doc])* $name, $addr, $akind, $mask, $mkind] { $($rest)* } }
+    };
     (
         $(#[$doc:meta])*
         $name:ident, $addr:ty, $akind:ident, $mask:ty, $mkind:ident {
@@ -437,15 +455,7 @@ macro_rules! l3_struct {
 
 l3_struct! {
     /// `<tcp>`.
-    TcpMatch, Ipv4Addr, Ipv4, Ipv4Mask, Ipv4Mask {
-        /// Source port (range start).
-        srcportstart: u16 = "srcportstart" as U16,
-        /// Source port range end.
-        srcportend: u16 = "srcportend" as U16,
-        /// Destination port (range start).
-        dstportstart: u16 = "dstportstart" as U16,
-        /// Destination port range end.
-        dstportend: u16 = "dstportend" as U16,
+    TcpMatch, Ipv4Addr, Ipv4, Ipv4Mask, Ipv4Mask, ports {
         /// A TCP option number that must be present.
         option: u8 = "option" as U8,
         /// TCP flags to examine and require.
@@ -455,76 +465,36 @@ l3_struct! {
 
 l3_struct! {
     /// `<udp>` and `<sctp>`.
-    PortMatch, Ipv4Addr, Ipv4, Ipv4Mask, Ipv4Mask {
-        /// Source port (range start).
-        srcportstart: u16 = "srcportstart" as U16,
-        /// Source port range end.
-        srcportend: u16 = "srcportend" as U16,
-        /// Destination port (range start).
-        dstportstart: u16 = "dstportstart" as U16,
-        /// Destination port range end.
-        dstportend: u16 = "dstportend" as U16,
-    }
+    PortMatch,
+    /// `<udp-ipv6>` and `<sctp-ipv6>`.
+    PortV6Match, ports {}
 }
 
 l3_struct! {
     /// `<icmp>`.
-    IcmpMatch, Ipv4Addr, Ipv4, Ipv4Mask, Ipv4Mask {
-        /// ICMP type.
+    IcmpMatch,
+    /// `<icmpv6>`.
+    IcmpV6Match {
+        /// ICMP (ICMPv6) type.
         icmp_type: u8 = "type" as U8,
-        /// ICMP code.
+        /// ICMP (ICMPv6) code.
         icmp_code: u8 = "code" as U8,
     }
 }
 
 l3_struct! {
     /// `<udplite>`, `<esp>`, `<ah>`, `<igmp>` and `<all>`: addresses only.
-    L3Match, Ipv4Addr, Ipv4, Ipv4Mask, Ipv4Mask {}
+    L3Match,
+    /// `<udplite-ipv6>`, `<esp-ipv6>`, `<ah-ipv6>` and `<all-ipv6>`: addresses only.
+    L3V6Match {}
 }
 
 l3_struct! {
     /// `<tcp-ipv6>` (libvirt has no `flags` for it).
-    TcpV6Match, Ipv6Addr, Ipv6, Ipv6Mask, Ipv6Mask {
-        /// Source port (range start).
-        srcportstart: u16 = "srcportstart" as U16,
-        /// Source port range end.
-        srcportend: u16 = "srcportend" as U16,
-        /// Destination port (range start).
-        dstportstart: u16 = "dstportstart" as U16,
-        /// Destination port range end.
-        dstportend: u16 = "dstportend" as U16,
+    TcpV6Match, Ipv6Addr, Ipv6, Ipv6Mask, Ipv6Mask, ports {
         /// A TCP option number that must be present.
         option: u8 = "option" as U8,
     }
-}
-
-l3_struct! {
-    /// `<udp-ipv6>` and `<sctp-ipv6>`.
-    PortV6Match, Ipv6Addr, Ipv6, Ipv6Mask, Ipv6Mask {
-        /// Source port (range start).
-        srcportstart: u16 = "srcportstart" as U16,
-        /// Source port range end.
-        srcportend: u16 = "srcportend" as U16,
-        /// Destination port (range start).
-        dstportstart: u16 = "dstportstart" as U16,
-        /// Destination port range end.
-        dstportend: u16 = "dstportend" as U16,
-    }
-}
-
-l3_struct! {
-    /// `<icmpv6>`.
-    IcmpV6Match, Ipv6Addr, Ipv6, Ipv6Mask, Ipv6Mask {
-        /// ICMPv6 type.
-        icmp_type: u8 = "type" as U8,
-        /// ICMPv6 code.
-        icmp_code: u8 = "code" as U8,
-    }
-}
-
-l3_struct! {
-    /// `<udplite-ipv6>`, `<esp-ipv6>`, `<ah-ipv6>` and `<all-ipv6>`: addresses only.
-    L3V6Match, Ipv6Addr, Ipv6, Ipv6Mask, Ipv6Mask {}
 }
 
 /// Which firewall layer a protocol element belongs to.
@@ -589,6 +559,14 @@ macro_rules! protocol_enum {
             /// The firewall layer of the rule ([`Layer::Ethernet`] for `Empty`).
             pub fn layer(&self) -> Layer {
                 self.kind().map_or(Layer::Ethernet, ProtocolKind::layer)
+            }
+
+            /// The `comment` attribute, which every element has.
+            pub fn comment(&self) -> Option<&S::Attr<RuleComment>> {
+                match self {
+                    ProtocolMatch::Empty => None,
+                    $(ProtocolMatch::$variant(m) => m.comment.as_ref(),)*
+                }
             }
         }
 
@@ -790,111 +768,68 @@ macro_rules! port_fixup {
     };
 }
 
-impl MacMatch<Templated> {
-    fn fixup(&mut self) {
-        copy_neg!(self; srcmacmask <- srcmacaddr, dstmacmask <- dstmacaddr);
-    }
+/// Declares `fixup` (see [`ProtocolMatch::fixup`]) for the element structs
+/// that share one.
+macro_rules! fixup {
+    ($($ty:ident),+ => |$m:ident| $body:block) => {$(
+        impl $ty<Templated> {
+            fn fixup(&mut self) {
+                let $m = self;
+                $body
+            }
+        }
+    )+};
 }
 
-impl VlanMatch<Templated> {
-    fn fixup(&mut self) {
-        copy_neg!(self; srcmacmask <- srcmacaddr, dstmacmask <- dstmacaddr);
-    }
-}
+fixup!(MacMatch, VlanMatch => |m| {
+    copy_neg!(m; srcmacmask <- srcmacaddr, dstmacmask <- dstmacaddr);
+});
 
-impl StpMatch<Templated> {
-    fn fixup(&mut self) {
-        copy_neg!(self;
-            srcmacmask <- srcmacaddr,
-            root_priority_hi <- root_priority,
-            root_address_mask <- root_address,
-            root_cost_hi <- root_cost,
-            sender_priority_hi <- sender_priority,
-            sender_address_mask <- sender_address,
-            port_hi <- port,
-            age_hi <- age,
-            max_age_hi <- max_age,
-            hello_time_hi <- hello_time,
-            forward_delay_hi <- forward_delay,
-        );
-    }
-}
+fixup!(StpMatch => |m| {
+    copy_neg!(m;
+        srcmacmask <- srcmacaddr,
+        root_priority_hi <- root_priority,
+        root_address_mask <- root_address,
+        root_cost_hi <- root_cost,
+        sender_priority_hi <- sender_priority,
+        sender_address_mask <- sender_address,
+        port_hi <- port,
+        age_hi <- age,
+        max_age_hi <- max_age,
+        hello_time_hi <- hello_time,
+        forward_delay_hi <- forward_delay,
+    );
+});
 
-impl ArpMatch<Templated> {
-    fn fixup(&mut self) {}
-}
+fixup!(ArpMatch => |_m| {});
 
-impl IpMatch<Templated> {
-    fn fixup(&mut self) {
-        copy_neg!(self; srcipmask <- srcipaddr, dstipmask <- dstipaddr);
-    }
-}
+fixup!(IpMatch => |m| {
+    copy_neg!(m; srcipmask <- srcipaddr, dstipmask <- dstipaddr);
+});
 
-impl Ipv6Match<Templated> {
-    fn fixup(&mut self) {
-        copy_neg!(self;
-            srcipmask <- srcipaddr,
-            dstipmask <- dstipaddr,
-            icmp_type_end <- icmp_type,
-            icmp_code <- icmp_type,
-            icmp_code_end <- icmp_type,
-        );
-    }
-}
+fixup!(Ipv6Match => |m| {
+    copy_neg!(m;
+        srcipmask <- srcipaddr,
+        dstipmask <- dstipaddr,
+        icmp_type_end <- icmp_type,
+        icmp_code <- icmp_type,
+        icmp_code_end <- icmp_type,
+    );
+});
 
-impl TcpMatch<Templated> {
-    fn fixup(&mut self) {
-        l3_fixup!(self);
-        port_fixup!(self);
-    }
-}
+fixup!(TcpMatch, PortMatch, TcpV6Match, PortV6Match => |m| {
+    l3_fixup!(m);
+    port_fixup!(m);
+});
 
-impl PortMatch<Templated> {
-    fn fixup(&mut self) {
-        l3_fixup!(self);
-        port_fixup!(self);
-    }
-}
+fixup!(IcmpMatch, IcmpV6Match => |m| {
+    l3_fixup!(m);
+    copy_neg!(m; icmp_code <- icmp_type);
+});
 
-impl IcmpMatch<Templated> {
-    fn fixup(&mut self) {
-        l3_fixup!(self);
-        copy_neg!(self; icmp_code <- icmp_type);
-    }
-}
-
-impl L3Match<Templated> {
-    fn fixup(&mut self) {
-        l3_fixup!(self);
-    }
-}
-
-impl TcpV6Match<Templated> {
-    fn fixup(&mut self) {
-        l3_fixup!(self);
-        port_fixup!(self);
-    }
-}
-
-impl PortV6Match<Templated> {
-    fn fixup(&mut self) {
-        l3_fixup!(self);
-        port_fixup!(self);
-    }
-}
-
-impl IcmpV6Match<Templated> {
-    fn fixup(&mut self) {
-        l3_fixup!(self);
-        copy_neg!(self; icmp_code <- icmp_type);
-    }
-}
-
-impl L3V6Match<Templated> {
-    fn fixup(&mut self) {
-        l3_fixup!(self);
-    }
-}
+fixup!(L3Match, L3V6Match => |m| {
+    l3_fixup!(m);
+});
 
 #[cfg(test)]
 mod tests {

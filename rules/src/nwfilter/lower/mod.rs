@@ -13,6 +13,7 @@ use crate::layout::{Backend, Layout, LowerError};
 
 pub mod ebiptables;
 pub mod fwc;
+mod l2_fields;
 pub mod libvirt_nft;
 
 /// One guest interface with the filter rules bound to it.

@@ -16,10 +16,12 @@ use ir::{
     Value, Verdict,
 };
 
-use super::fields::{address, bounds, compare, int, ip_protocol, mac, port_protocol, ports, range};
+use super::fields::{address, bounds, compare, int, ip_protocol, mac, range};
+use super::ip::port_matches;
 use super::order::{self, Ordered, SubChain};
 use super::{name, verdict, Port, Sequence};
 use crate::layout::LowerError;
+use crate::nwfilter::lower::l2_fields::{EtherAddrs, IpFields, MacAttrs};
 use crate::nwfilter::value::{MacAddr, MacMask};
 use crate::nwfilter::{
     Attr, ChainKind, Concrete, Direction, InstantiatedRule, Layer, ProtocolMatch,
@@ -315,12 +317,7 @@ fn end(reverse: bool, field: Field, other: Field) -> Field {
 }
 
 /// The ethernet header: source and destination MAC under their masks.
-fn ether_header(
-    out: &mut Vec<Match>,
-    src: (&Option<Attr<MacAddr>>, &Option<Attr<MacMask>>),
-    dst: (&Option<Attr<MacAddr>>, &Option<Attr<MacMask>>),
-    reverse: bool,
-) {
+fn ether_header(out: &mut Vec<Match>, (src, dst): (MacAttrs<'_>, MacAttrs<'_>), reverse: bool) {
     let (s, d) = (Field::EtherSaddr, Field::EtherDaddr);
     for ((addr, mask), field) in [(src, end(reverse, s, d)), (dst, end(reverse, d, s))] {
         if let Some(a) = addr {
@@ -341,12 +338,7 @@ fn matches(r: &InstantiatedRule, reverse: bool) -> Result<Vec<Match>, LowerError
     match &r.rule.protocol {
         ProtocolMatch::Empty => {}
         ProtocolMatch::Mac(m) => {
-            ether_header(
-                &mut out,
-                (&m.srcmacaddr, &m.srcmacmask),
-                (&m.dstmacaddr, &m.dstmacmask),
-                reverse,
-            );
+            ether_header(&mut out, m.ether_addrs(), reverse);
             if let Some(p) = &m.protocolid {
                 out.push(compare(
                     Field::EtherType,
@@ -356,12 +348,7 @@ fn matches(r: &InstantiatedRule, reverse: bool) -> Result<Vec<Match>, LowerError
             }
         }
         ProtocolMatch::Vlan(m) => {
-            ether_header(
-                &mut out,
-                (&m.srcmacaddr, &m.srcmacmask),
-                (&m.dstmacaddr, &m.dstmacmask),
-                reverse,
-            );
+            ether_header(&mut out, m.ether_addrs(), reverse);
             out.push(Match::eq(Field::EtherType, int(0x8100, hex)));
             if let Some(a) = &m.vlanid {
                 let v = int(a.value.value().into(), Notation::Decimal);
@@ -382,91 +369,21 @@ fn matches(r: &InstantiatedRule, reverse: bool) -> Result<Vec<Match>, LowerError
             arp(&mut out, m, ether, reverse);
         }
         ProtocolMatch::Ip(m) => {
-            ether_header(
-                &mut out,
-                (&m.srcmacaddr, &m.srcmacmask),
-                (&m.dstmacaddr, &m.dstmacmask),
-                reverse,
-            );
+            ether_header(&mut out, m.ether_addrs(), reverse);
             out.push(Match::eq(Field::EtherType, int(0x0800, Notation::Name)));
-            let fam = IpFamily::V4;
-            let addr = |a: &Attr<std::net::Ipv4Addr>, mask: &Option<Attr<_>>| {
-                let mask = mask
-                    .as_ref()
-                    .map(|m: &Attr<crate::nwfilter::value::Ipv4Mask>| m.value.prefix_len());
-                address(a.value.into(), mask, at)
-            };
-            let (s, d) = (Field::Saddr(fam), Field::Daddr(fam));
-            if let Some(a) = &m.srcipaddr {
-                out.push(compare(
-                    end(reverse, s, d),
-                    a.negated,
-                    addr(a, &m.srcipmask)?,
-                ));
-            }
-            if let Some(a) = &m.dstipaddr {
-                out.push(compare(
-                    end(reverse, d, s),
-                    a.negated,
-                    addr(a, &m.dstipmask)?,
-                ));
-            }
-            ip_rest(
-                &mut out,
-                fam,
-                m.protocol.as_ref(),
-                (&m.srcportstart, &m.srcportend),
-                (&m.dstportstart, &m.dstportend),
-                reverse,
-                at,
-            )?;
+            ip_fields(&mut out, &m.ip_fields(), reverse, at)?;
             if let Some(d) = &m.dscp {
                 out.push(compare(
-                    Field::Dscp(fam),
+                    Field::Dscp(IpFamily::V4),
                     d.negated,
                     int(d.value.value().into(), hex),
                 ));
             }
         }
         ProtocolMatch::Ipv6(m) => {
-            ether_header(
-                &mut out,
-                (&m.srcmacaddr, &m.srcmacmask),
-                (&m.dstmacaddr, &m.dstmacmask),
-                reverse,
-            );
+            ether_header(&mut out, m.ether_addrs(), reverse);
             out.push(Match::eq(Field::EtherType, int(0x86dd, Notation::Name)));
-            let fam = IpFamily::V6;
-            let addr = |a: &Attr<std::net::Ipv6Addr>, mask: &Option<Attr<_>>| {
-                let mask = mask
-                    .as_ref()
-                    .map(|m: &Attr<crate::nwfilter::value::Ipv6Mask>| m.value.prefix_len());
-                address(a.value.into(), mask, at)
-            };
-            let (s, d) = (Field::Saddr(fam), Field::Daddr(fam));
-            if let Some(a) = &m.srcipaddr {
-                out.push(compare(
-                    end(reverse, s, d),
-                    a.negated,
-                    addr(a, &m.srcipmask)?,
-                ));
-            }
-            if let Some(a) = &m.dstipaddr {
-                out.push(compare(
-                    end(reverse, d, s),
-                    a.negated,
-                    addr(a, &m.dstipmask)?,
-                ));
-            }
-            ip_rest(
-                &mut out,
-                fam,
-                m.protocol.as_ref(),
-                (&m.srcportstart, &m.srcportend),
-                (&m.dstportstart, &m.dstportend),
-                reverse,
-                at,
-            )?;
+            ip_fields(&mut out, &m.ip_fields(), reverse, at)?;
             icmpv6(&mut out, m, at)?;
         }
         _ => {
@@ -479,39 +396,32 @@ fn matches(r: &InstantiatedRule, reverse: bool) -> Result<Vec<Match>, LowerError
     Ok(out)
 }
 
-type PortAttrs<'a> = (&'a Option<Attr<u16>>, &'a Option<Attr<u16>>);
-
-/// The protocol and ports of an `ip` or `ipv6` element.
-fn ip_rest(
+/// The addresses, protocol and ports of an `ip` or `ipv6` element.
+fn ip_fields(
     out: &mut Vec<Match>,
-    fam: IpFamily,
-    protocol: Option<&Attr<crate::nwfilter::value::IpProtocol>>,
-    src: PortAttrs<'_>,
-    dst: PortAttrs<'_>,
+    f: &IpFields<'_>,
     reverse: bool,
     at: &ir::Source,
 ) -> Result<(), LowerError> {
-    if let Some(p) = protocol {
+    let (s, d) = (Field::Saddr(f.family), Field::Daddr(f.family));
+    for (a, field) in [(&f.src, end(reverse, s, d)), (&f.dst, end(reverse, d, s))] {
+        if let Some(a) = a {
+            out.push(compare(field, a.negated, address(a.addr, a.prefix, at)?));
+        }
+    }
+    if let Some(p) = f.protocol {
         out.push(compare(
-            Field::IpProto(fam),
+            Field::IpProto(f.family),
             p.negated,
             ip_protocol(p.value),
         ));
     }
-    let proto = protocol.and_then(|p| p.value.l4proto());
-    for ((start, stop), from_src) in [(src, true), (dst, false)] {
-        let Some((first, last)) = bounds(start, stop) else {
-            continue;
-        };
-        let p = port_protocol(proto, at)?;
-        let field = if from_src != reverse {
-            Field::Sport(p)
-        } else {
-            Field::Dport(p)
-        };
-        let value = ports(first.value as u16, last.map(|l| l as u16), at)?;
-        out.push(compare(field, first.negated, value));
-    }
+    let proto = f.protocol.and_then(|p| p.value.l4proto());
+    let (sports, dports) = (
+        bounds(f.sports.0, f.sports.1),
+        bounds(f.dports.0, f.dports.1),
+    );
+    port_matches(out, proto, [&sports, &dports], reverse, at)?;
     Ok(())
 }
 
@@ -553,12 +463,7 @@ fn icmpv6(
 /// An `arp` or `rarp` element.
 fn arp(out: &mut Vec<Match>, m: &crate::nwfilter::ArpMatch<Concrete>, ether: u64, reverse: bool) {
     let hex = Notation::Hex { width: 0 };
-    ether_header(
-        out,
-        (&m.srcmacaddr, &m.srcmacmask),
-        (&m.dstmacaddr, &m.dstmacmask),
-        reverse,
-    );
+    ether_header(out, m.ether_addrs(), reverse);
     out.push(Match::eq(Field::EtherType, int(ether, hex)));
     if let Some(a) = &m.hwtype {
         out.push(compare(
@@ -652,7 +557,8 @@ fn stp(
                 .into(),
         });
     }
-    ether_header(out, (&m.srcmacaddr, &m.srcmacmask), (&None, &None), reverse);
+    let dst: MacAttrs<'_> = (&None, &None);
+    ether_header(out, ((&m.srcmacaddr, &m.srcmacmask), dst), reverse);
     out.push(Match::eq(Field::EtherDaddr, Value::Mac(BRIDGE_GROUP)));
     let single = |field: StpField, a: &Option<Attr<u8>>, out: &mut Vec<Match>| {
         if let Some(a) = a {

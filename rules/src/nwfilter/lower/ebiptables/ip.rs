@@ -323,6 +323,8 @@ struct L3 {
     flags: Option<Attr<TcpFlags>>,
     option: Option<Attr<u8>>,
     icmp: Option<(Attr<u8>, Option<u8>)>,
+    /// The explicit `state` set, its inversion ignored.
+    state: Option<StateSet>,
 }
 
 /// An address attribute: `srcipaddr` (with its mask), or the range of
@@ -380,6 +382,7 @@ macro_rules! common {
                 negated: d.negated,
             }),
             connlimit: m.connlimit_above.clone(),
+            state: m.state.as_ref().map(|s| s.value),
             ipset: match (&m.ipset, &m.ipsetflags) {
                 (Some(s), Some(f)) => Some((s.clone(), f.value.clone())),
                 _ => None,
@@ -449,31 +452,36 @@ fn l3(p: &ProtocolMatch<Concrete>) -> Option<L3> {
     })
 }
 
+/// Source then destination port matches, swapped for the reversed copy;
+/// `true` when any was written.
+pub(super) fn port_matches(
+    out: &mut Vec<Match>,
+    l4: Option<ir::L4Proto>,
+    [src, dst]: [&Option<(Attr<u64>, Option<u64>)>; 2],
+    reverse: bool,
+    at: &ir::Source,
+) -> Result<bool, LowerError> {
+    let mut any = false;
+    for (p, from_src) in [(src, true), (dst, false)] {
+        let Some((first, last)) = p else {
+            continue;
+        };
+        let proto = port_protocol(l4, at)?;
+        let field = if from_src != reverse {
+            Field::Sport(proto)
+        } else {
+            Field::Dport(proto)
+        };
+        let value = ports(first.value as u16, last.map(|l| l as u16), at)?;
+        out.push(compare(field, first.negated, value));
+        any = true;
+    }
+    Ok(any)
+}
+
 /// The `state` attribute of a layer-3 element.
 fn state_attr(p: &ProtocolMatch<Concrete>) -> Option<StateSet> {
-    macro_rules! st {
-        ($m:expr) => {
-            $m.state.as_ref().map(|s| s.value)
-        };
-    }
-    match p {
-        ProtocolMatch::Tcp(m) => st!(m),
-        ProtocolMatch::TcpIpv6(m) => st!(m),
-        ProtocolMatch::Udp(m) | ProtocolMatch::Sctp(m) => st!(m),
-        ProtocolMatch::UdpIpv6(m) | ProtocolMatch::SctpIpv6(m) => st!(m),
-        ProtocolMatch::Icmp(m) => st!(m),
-        ProtocolMatch::Icmpv6(m) => st!(m),
-        ProtocolMatch::Igmp(m)
-        | ProtocolMatch::Udplite(m)
-        | ProtocolMatch::Esp(m)
-        | ProtocolMatch::Ah(m)
-        | ProtocolMatch::All(m) => st!(m),
-        ProtocolMatch::UdpliteIpv6(m)
-        | ProtocolMatch::EspIpv6(m)
-        | ProtocolMatch::AhIpv6(m)
-        | ProtocolMatch::AllIpv6(m) => st!(m),
-        _ => None,
-    }
+    l3(p).and_then(|l3| l3.state)
 }
 
 /// The rule's `comment`, whichever element holds it.
@@ -481,35 +489,7 @@ pub(super) fn comment(
     p: &ProtocolMatch<Concrete>,
     at: &ir::Source,
 ) -> Result<Option<Comment>, LowerError> {
-    macro_rules! c {
-        ($m:expr) => {
-            $m.comment.as_ref().map(|c| &c.value)
-        };
-    }
-    let text: Option<&RuleComment> = match p {
-        ProtocolMatch::Empty => None,
-        ProtocolMatch::Mac(m) => c!(m),
-        ProtocolMatch::Vlan(m) => c!(m),
-        ProtocolMatch::Stp(m) => c!(m),
-        ProtocolMatch::Arp(m) | ProtocolMatch::Rarp(m) => c!(m),
-        ProtocolMatch::Ip(m) => c!(m),
-        ProtocolMatch::Ipv6(m) => c!(m),
-        ProtocolMatch::Tcp(m) => c!(m),
-        ProtocolMatch::TcpIpv6(m) => c!(m),
-        ProtocolMatch::Udp(m) | ProtocolMatch::Sctp(m) => c!(m),
-        ProtocolMatch::UdpIpv6(m) | ProtocolMatch::SctpIpv6(m) => c!(m),
-        ProtocolMatch::Icmp(m) => c!(m),
-        ProtocolMatch::Icmpv6(m) => c!(m),
-        ProtocolMatch::Igmp(m)
-        | ProtocolMatch::Udplite(m)
-        | ProtocolMatch::Esp(m)
-        | ProtocolMatch::Ah(m)
-        | ProtocolMatch::All(m) => c!(m),
-        ProtocolMatch::UdpliteIpv6(m)
-        | ProtocolMatch::EspIpv6(m)
-        | ProtocolMatch::AhIpv6(m)
-        | ProtocolMatch::AllIpv6(m) => c!(m),
-    };
+    let text: Option<&RuleComment> = p.comment().map(|c| &c.value);
     text.map(|t| {
         Comment::new(t.as_str()).map_err(|e| LowerError {
             at: at.clone(),
@@ -591,21 +571,8 @@ fn instance(o: &Ordered<'_>, copy: &Instance, fam: IpFamily) -> Result<Option<Ru
         matches.push(compare(Field::TcpFlags, f.negated, v));
         specific = true;
     }
-    let port_ends = [(&attrs.src_ports, true), (&attrs.dst_ports, false)];
-    for (p, from_src) in port_ends {
-        let Some((first, last)) = p else {
-            continue;
-        };
-        let proto = port_protocol(l4, at)?;
-        let field = if from_src != rev {
-            Field::Sport(proto)
-        } else {
-            Field::Dport(proto)
-        };
-        let value = ports(first.value as u16, last.map(|l| l as u16), at)?;
-        matches.push(compare(field, first.negated, value));
-        specific = true;
-    }
+    let port_ends = [&attrs.src_ports, &attrs.dst_ports];
+    specific |= port_matches(&mut matches, l4, port_ends, rev, at)?;
     if let Some(o) = &attrs.option {
         return Err(LowerError {
             at: at.clone(),

@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use ir::{ArpField, CmpOp, Field, IntRange, IpFamily, L4Proto, Match, Notation, StpField, Value};
 
 use super::instance::Fidelity;
+use crate::nwfilter::lower::l2_fields::{EtherAddrs, IpFields, MacAttrs, PortAttrs};
 use crate::nwfilter::value::{IpProtocol, MacAddr, MacMask};
 use crate::nwfilter::{ArpMatch, Attr, Concrete, ProtocolMatch};
 
@@ -60,12 +61,7 @@ pub(crate) fn address(addr: IpAddr, len: Option<u8>) -> Result<Value, String> {
 
 /// The source and destination MAC of the frame header, swapped for the
 /// reversed copy of an `inout` rule; a mask makes the match masked.
-fn ether_header(
-    src: (&Option<Attr<MacAddr>>, &Option<Attr<MacMask>>),
-    dst: (&Option<Attr<MacAddr>>, &Option<Attr<MacMask>>),
-    reverse: bool,
-    out: &mut Vec<Match>,
-) {
+fn ether_header((src, dst): (MacAttrs<'_>, MacAttrs<'_>), reverse: bool, out: &mut Vec<Match>) {
     let (sf, df) = if reverse {
         (Field::EtherDaddr, Field::EtherSaddr)
     } else {
@@ -99,8 +95,8 @@ fn port_proto(p: Option<&Attr<IpProtocol>>) -> Result<L4Proto, String> {
 #[allow(clippy::too_many_arguments)]
 fn th_ports(
     proto: Option<&Attr<IpProtocol>>,
-    sport: (&Option<Attr<u16>>, &Option<Attr<u16>>),
-    dport: (&Option<Attr<u16>>, &Option<Attr<u16>>),
+    sport: PortAttrs<'_>,
+    dport: PortAttrs<'_>,
     reverse: bool,
     out: &mut Vec<Match>,
 ) -> Result<(), String> {
@@ -135,12 +131,7 @@ pub(crate) fn matches(
     match p {
         ProtocolMatch::Empty => {}
         ProtocolMatch::Mac(m) => {
-            ether_header(
-                (&m.srcmacaddr, &m.srcmacmask),
-                (&m.dstmacaddr, &m.dstmacmask),
-                reverse,
-                &mut out,
-            );
+            ether_header(m.ether_addrs(), reverse, &mut out);
             if let Some(id) = &m.protocolid {
                 out.push(cmp(Field::EtherType, id.negated, int(id.value.0, HEX)));
             }
@@ -152,36 +143,8 @@ pub(crate) fn matches(
                 negated,
                 int(0x0800u16, Notation::Name),
             ));
-            ether_header(
-                (&m.srcmacaddr, &m.srcmacmask),
-                (&m.dstmacaddr, &m.dstmacmask),
-                reverse,
-                &mut out,
-            );
-            let (sf, df) = addr_fields(IpFamily::V4, reverse);
-            for (a, mask, field) in [
-                (&m.srcipaddr, &m.srcipmask, sf),
-                (&m.dstipaddr, &m.dstipmask, df),
-            ] {
-                if let Some(a) = a {
-                    let len = mask.as_ref().map(|m| m.value.prefix_len());
-                    out.push(cmp(field, a.negated, address(IpAddr::V4(a.value), len)?));
-                }
-            }
-            if let Some(pr) = &m.protocol {
-                out.push(cmp(
-                    Field::IpProto(IpFamily::V4),
-                    pr.negated,
-                    int(pr.value.0, Notation::Decimal),
-                ));
-            }
-            th_ports(
-                m.protocol.as_ref(),
-                (&m.srcportstart, &m.srcportend),
-                (&m.dstportstart, &m.dstportend),
-                reverse,
-                &mut out,
-            )?;
+            ether_header(m.ether_addrs(), reverse, &mut out);
+            ip_fields(&m.ip_fields(), reverse, &mut out)?;
             if let Some(d) = &m.dscp {
                 out.push(cmp(
                     Field::Dscp(IpFamily::V4),
@@ -191,37 +154,9 @@ pub(crate) fn matches(
             }
         }
         ProtocolMatch::Ipv6(m) => {
-            ether_header(
-                (&m.srcmacaddr, &m.srcmacmask),
-                (&m.dstmacaddr, &m.dstmacmask),
-                reverse,
-                &mut out,
-            );
+            ether_header(m.ether_addrs(), reverse, &mut out);
             out.push(cmp(Field::EtherType, false, int(0x86ddu16, Notation::Name)));
-            let (sf, df) = addr_fields(IpFamily::V6, reverse);
-            for (a, mask, field) in [
-                (&m.srcipaddr, &m.srcipmask, sf),
-                (&m.dstipaddr, &m.dstipmask, df),
-            ] {
-                if let Some(a) = a {
-                    let len = mask.as_ref().map(|m| m.value.prefix_len());
-                    out.push(cmp(field, a.negated, address(IpAddr::V6(a.value), len)?));
-                }
-            }
-            if let Some(pr) = &m.protocol {
-                out.push(cmp(
-                    Field::IpProto(IpFamily::V6),
-                    pr.negated,
-                    int(pr.value.0, Notation::Decimal),
-                ));
-            }
-            th_ports(
-                m.protocol.as_ref(),
-                (&m.srcportstart, &m.srcportend),
-                (&m.dstportstart, &m.dstportend),
-                reverse,
-                &mut out,
-            )?;
+            ip_fields(&m.ip_fields(), reverse, &mut out)?;
             // libvirt reads neither `typeend` nor `codeend`.
             let ends = fidelity == Fidelity::Fwc;
             for (start, end, field) in [
@@ -249,12 +184,7 @@ pub(crate) fn matches(
             }
         }
         ProtocolMatch::Vlan(m) => {
-            ether_header(
-                (&m.srcmacaddr, &m.srcmacmask),
-                (&m.dstmacaddr, &m.dstmacmask),
-                reverse,
-                &mut out,
-            );
+            ether_header(m.ether_addrs(), reverse, &mut out);
             out.push(cmp(Field::EtherType, false, int(0x8100u16, HEX)));
             if let Some(id) = &m.vlanid {
                 out.push(cmp(
@@ -280,12 +210,8 @@ pub(crate) fn matches(
                         .into(),
                 );
             }
-            ether_header(
-                (&m.srcmacaddr, &m.srcmacmask),
-                (&None, &None),
-                reverse,
-                &mut out,
-            );
+            let dst: MacAttrs<'_> = (&None, &None);
+            ether_header(((&m.srcmacaddr, &m.srcmacmask), dst), reverse, &mut out);
             out.push(cmp(Field::EtherDaddr, false, Value::Mac(STP_DESTINATION)));
             stp(m, fidelity, &mut out)?;
         }
@@ -297,6 +223,24 @@ pub(crate) fn matches(
         }
     }
     Ok(out)
+}
+
+/// The addresses, the protocol number and the ports `ip` and `ipv6` share.
+fn ip_fields(f: &IpFields<'_>, reverse: bool, out: &mut Vec<Match>) -> Result<(), String> {
+    let (sf, df) = addr_fields(f.family, reverse);
+    for (a, field) in [(&f.src, sf), (&f.dst, df)] {
+        if let Some(a) = a {
+            out.push(cmp(field, a.negated, address(a.addr, a.prefix)?));
+        }
+    }
+    if let Some(pr) = f.protocol {
+        out.push(cmp(
+            Field::IpProto(f.family),
+            pr.negated,
+            int(pr.value.0, Notation::Decimal),
+        ));
+    }
+    th_ports(f.protocol, f.sports, f.dports, reverse, out)
 }
 
 fn addr_fields(f: IpFamily, reverse: bool) -> (Field, Field) {
@@ -313,12 +257,7 @@ fn arp(
     fidelity: Fidelity,
     out: &mut Vec<Match>,
 ) -> Result<(), String> {
-    ether_header(
-        (&m.srcmacaddr, &m.srcmacmask),
-        (&m.dstmacaddr, &m.dstmacmask),
-        reverse,
-        out,
-    );
+    ether_header(m.ether_addrs(), reverse, out);
     out.push(cmp(Field::EtherType, false, int(0x0806u16, HEX)));
     if let Some(h) = &m.hwtype {
         out.push(cmp(
@@ -397,12 +336,7 @@ fn gratuitous(m: &ArpMatch<Concrete>, out: &mut Vec<Match>) {
 /// The raw offsets are fixed, so the reversed copy swaps nothing but the
 /// frame's addresses.
 fn rarp(m: &ArpMatch<Concrete>, reverse: bool, out: &mut Vec<Match>) -> Result<(), String> {
-    ether_header(
-        (&m.srcmacaddr, &m.srcmacmask),
-        (&m.dstmacaddr, &m.dstmacmask),
-        reverse,
-        out,
-    );
+    ether_header(m.ether_addrs(), reverse, out);
     out.push(cmp(Field::EtherType, false, int(0x8035u16, HEX)));
     let numbers = [
         (&m.hwtype, ArpField::HwType),
