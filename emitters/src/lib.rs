@@ -93,6 +93,12 @@ pub fn nft_key_type_name(key: ir::KeyType) -> &'static str {
     nft::model::key_type_names(&[key])[0]
 }
 
+/// nft's text of a base chain's specification (`type filter hook forward
+/// priority 0; policy accept;`), or `None` for a regular chain.
+pub fn nft_chain_spec(kind: &ir::ChainKind) -> Option<String> {
+    nft::render::chain_spec(kind)
+}
+
 /// What to produce for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {

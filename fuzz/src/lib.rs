@@ -13,42 +13,7 @@ use compiler::pipeline::{compile_sources, Options};
 use emitters::{Direction, Format, Target};
 use rules::layout::Layout;
 
-/// The variables a `<filter>` input starts with: those libvirt's nwfilter
-/// tests and stock filters use, so that they resolve instead of stopping at
-/// the first undefined variable.
-pub const PARAMS: &[(&str, &str)] = &[
-    ("IP", "192.168.122.10"),
-    ("IPV6", "fd00::10"),
-    ("MAC", "52:54:00:12:34:56"),
-    ("DHCPSERVER", "192.168.122.1"),
-    ("GATEWAY_MAC", "52:54:00:00:00:01"),
-    ("IPSETNAME", "tck_test"),
-    ("A", "10.1.1.1"),
-    ("A", "10.1.1.2"),
-    ("A", "10.1.1.3"),
-    ("B", "80"),
-    ("B", "90"),
-    ("B", "1000"),
-    ("C", "1080"),
-    ("C", "1090"),
-    ("C", "1100"),
-    ("C", "1110"),
-];
-
-/// Options for `target` with the port and variables filters are bound to
-/// (network inputs ignore both).
-pub fn options(target: Target, layout: Layout) -> Options {
-    Options {
-        target,
-        layout,
-        port: ir::Ifname::new("vnet0").ok(),
-        params: PARAMS
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect(),
-        ..Options::default()
-    }
-}
+pub use fwc_tests::nwfilter::bound_options as options;
 
 /// The option sets every input is compiled with: each emitter and both
 /// layouts at least once, setup and teardown, with and without the passes.

@@ -8,7 +8,7 @@
 //! numbers, `$X[@`, 16-byte names, unicode), duplicated and deleted lines,
 //! values moved between attributes, and boundary numbers. Each mutant is
 //! compiled for nft, for nft in libvirt's layout and for iptables (filters
-//! bound to `vnet0` with the variables of [`PARAMS`]), each in a thread with
+//! bound to `vnet0` with the variables of [`fwc_tests::nwfilter::RESOLVING_PARAMS`]), each in a thread with
 //! a time limit. The test asserts:
 //!
 //! * no panic and no hang (more than [`TIMEOUT`] for one compilation);
@@ -28,7 +28,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use compiler::diagnostics::{render_plain, Code, Diagnostics};
-use compiler::pipeline::{compile_sources, Options, Output};
+use compiler::pipeline::{compile_sources, Output};
 use emitters::Target;
 use fwc_tests::corpus;
 use fwc_tests::netns::Netns;
@@ -42,27 +42,6 @@ const PER_NETWORK_FILE: u64 = 18;
 const PER_FILTER_FILE: u64 = 9;
 /// What the issue asks for, per kind.
 const MINIMUM: usize = 400;
-
-/// The variables filters start with (`--param`): those libvirt's nwfilter
-/// tests and stock filters use, so mutants get past variable resolution.
-const PARAMS: &[(&str, &str)] = &[
-    ("IP", "192.168.122.10"),
-    ("IPV6", "fd00::10"),
-    ("MAC", "52:54:00:12:34:56"),
-    ("DHCPSERVER", "192.168.122.1"),
-    ("GATEWAY_MAC", "52:54:00:00:00:01"),
-    ("IPSETNAME", "tck_test"),
-    ("A", "10.1.1.1"),
-    ("A", "10.1.1.2"),
-    ("A", "10.1.1.3"),
-    ("B", "80"),
-    ("B", "90"),
-    ("B", "1000"),
-    ("C", "1080"),
-    ("C", "1090"),
-    ("C", "1100"),
-    ("C", "1110"),
-];
 
 /// Values an attacker (or a typo) could put in an attribute or element.
 const HOSTILE: &[&str] = &[
@@ -367,16 +346,7 @@ enum Outcome {
 /// Compiles in a thread so a hang is a failure, not a stuck test run.
 fn compile_bounded(name: &str, text: &str, config: Config) -> Outcome {
     let sources = vec![(name.to_owned(), text.to_owned())];
-    let opts = Options {
-        target: config.target,
-        layout: config.layout,
-        port: ir::Ifname::new("vnet0").ok(),
-        params: PARAMS
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect(),
-        ..Options::default()
-    };
+    let opts = fwc_tests::nwfilter::bound_options(config.target, config.layout);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let result = std::panic::catch_unwind(|| {

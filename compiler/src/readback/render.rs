@@ -93,18 +93,5 @@ pub fn rule(table: &Table, r: &Rule) -> String {
 /// `type filter hook input priority 0; policy accept;`, or `None` for a
 /// regular chain.
 pub fn chain_spec(kind: &ChainKind) -> Option<String> {
-    match kind {
-        ChainKind::Base {
-            hook,
-            ty,
-            priority,
-            policy,
-        } => Some(format!(
-            "type {} hook {} priority {priority}; policy {};",
-            ty.keyword(),
-            hook.keyword(),
-            policy.keyword()
-        )),
-        ChainKind::Regular => None,
-    }
+    emitters::nft_chain_spec(kind)
 }

@@ -15,7 +15,7 @@
 mod append;
 mod commands;
 pub(crate) mod model;
-mod render;
+pub(crate) mod render;
 mod script;
 mod spelling;
 
