@@ -43,6 +43,15 @@ pub enum Command {
     Diff(crate::diff::DiffArgs),
     /// Show the verdict, NAT and rules hit for one packet.
     Explain(crate::explain::ExplainArgs),
+    /// Find which foreign firewall rules on this host block the traffic
+    /// the inputs must allow, and fwc's rules that drifted (exit 0 none,
+    /// 1 some, 2 bad input or the live ruleset cannot be read).
+    Doctor(crate::doctor::DoctorArgs),
+    /// Print a completion script for bash, zsh, fish, elvish or powershell.
+    Completions(crate::cli_assets::CompletionsArgs),
+    /// Print the fwc(1) man page, or write it and one page per subcommand
+    /// into --dir DIR.
+    Man(crate::cli_assets::ManArgs),
 }
 
 /// A target as named on the command line.
@@ -90,14 +99,15 @@ pub enum MessageFormat {
 /// Arguments of `fwc compile`.
 #[derive(Debug, Args)]
 pub struct CompileArgs {
-    /// Input files; a directory means every *.xml in it, sorted by name.
-    /// The root element decides the kind (only network definitions for now).
+    /// Input files; a directory means every *.xml in it, sorted by name,
+    /// and `-` standard input. The root element decides the kind.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
 
-    /// The target to produce an artifact for.
+    /// The target to produce an artifact for (`all`: every target's setup
+    /// and teardown, and manifest.json, into the directory `-o DIR`).
     #[arg(long, value_enum)]
-    pub target: TargetArg,
+    pub target: crate::bundle::CompileTarget,
 
     /// A directory of <filter> files that <filterref>s resolve to, like
     /// libvirt's /etc/libvirt/nwfilter (the default when it exists).
@@ -127,9 +137,11 @@ pub struct CompileArgs {
     #[arg(long)]
     pub teardown: bool,
 
-    /// Write the artifact to FILE (atomically) instead of stdout; on any
-    /// error FILE is left untouched.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    /// Write the artifact to FILE (atomically) instead of stdout (`-`); on
+    /// any error FILE is left untouched. With --target all, the directory
+    /// to create or replace as a whole; fwc replaces only an empty directory
+    /// or one it wrote (its manifest.json and artifacts, nothing else).
+    #[arg(short = 'o', long = "output", value_name = "FILE|DIR")]
     pub output: Option<PathBuf>,
 
     /// Optimisation level: -O1 (default) runs the optimiser passes on the
@@ -152,10 +164,11 @@ pub struct CompileArgs {
 }
 
 impl CompileArgs {
-    /// The pipeline options these arguments ask for.
+    /// The pipeline options these arguments ask for (with `--target all`,
+    /// target nft: the bundle sets each target itself).
     pub fn options(&self) -> Options {
         Options {
-            target: match self.target {
+            target: match self.target.single().unwrap_or(TargetArg::Nft) {
                 TargetArg::Nft => emitters::Target::Nft,
                 TargetArg::NftJson => emitters::Target::NftJson,
                 TargetArg::Iptables => emitters::Target::Iptables,
@@ -200,10 +213,16 @@ pub fn run(cli: Cli) -> u8 {
         Command::Check(args) => crate::check::run(&args),
         Command::Diff(args) => crate::diff::run(&args),
         Command::Explain(args) => crate::explain::run(&args),
+        Command::Doctor(args) => crate::doctor::run(&args),
+        Command::Completions(args) => crate::cli_assets::run_completions(&args),
+        Command::Man(args) => crate::cli_assets::run_man(&args),
     }
 }
 
 fn compile(args: &CompileArgs) -> u8 {
+    if args.target == crate::bundle::CompileTarget::All {
+        return crate::bundle::run(args);
+    }
     let report = |diags: &[Diagnostic]| print_diagnostics(diags, args.message_format);
     let fail = |diags: &[Diagnostic]| {
         report(diags);
@@ -243,7 +262,7 @@ fn compile(args: &CompileArgs) -> u8 {
     } else {
         out.artifact.text
     };
-    let written = match &args.output {
+    let written = match args.output.as_deref().filter(|p| p.as_os_str() != "-") {
         Some(path) => write_atomically(path, text.as_bytes())
             .map_err(|e| format!("cannot write '{}': {e}", path.display())),
         None => write_stdout(text.as_bytes()).map_err(|e| format!("cannot write to stdout: {e}")),
@@ -277,7 +296,7 @@ pub fn print_diagnostics(diags: &[Diagnostic], format: MessageFormat) {
     }
 }
 
-fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         // A reader that stopped early (`| head`) is not an error of ours.

@@ -8,10 +8,13 @@
 //! into the input.
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod check;
 pub mod cli;
+pub mod cli_assets;
 pub mod diagnostics;
 pub mod diff;
+pub mod doctor;
 pub mod explain;
 pub mod front;
 pub mod netns;

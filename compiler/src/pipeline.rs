@@ -96,11 +96,22 @@ pub fn compile_sources(
 
 /// Reads the inputs (expanding directories) without compiling them, so a
 /// caller can keep the texts to render warnings with [`note_diagnostic`].
+/// `-` reads standard input (at most once), named [`STDIN_NAME`].
 pub fn load_paths(inputs: &[PathBuf]) -> Result<Vec<Arc<SourceFile>>, Diagnostics> {
     let mut files = Vec::new();
     let mut diags = Vec::new();
+    let mut stdin_read = false;
     for input in inputs {
-        if input.is_dir() {
+        if input.as_os_str() == "-" {
+            if std::mem::replace(&mut stdin_read, true) {
+                diags.push(Diagnostic::error(
+                    Code::NoInput,
+                    "'-' (standard input) is given more than once",
+                ));
+            } else {
+                read_stdin(&mut files, &mut diags);
+            }
+        } else if input.is_dir() {
             match xml_files_in(input) {
                 Ok(paths) if paths.is_empty() => diags.push(Diagnostic::error(
                     Code::NoInput,
@@ -140,6 +151,24 @@ fn xml_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     paths.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
     Ok(paths)
+}
+
+/// The name diagnostics and provenance give the input read from `-`.
+pub const STDIN_NAME: &str = "<stdin>";
+
+fn read_stdin(files: &mut Vec<Arc<SourceFile>>, diags: &mut Diagnostics) {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    match std::io::stdin().lock().read_to_end(&mut bytes) {
+        Err(e) => diags.push(Diagnostic::error(
+            Code::Io,
+            format!("cannot read standard input: {e}"),
+        )),
+        Ok(_) => match decode(STDIN_NAME.to_owned(), bytes) {
+            Ok(file) => files.push(file),
+            Err(d) => diags.push(*d),
+        },
+    }
 }
 
 fn read_into(path: &Path, files: &mut Vec<Arc<SourceFile>>, diags: &mut Diagnostics) {
@@ -231,6 +260,15 @@ pub fn compile_files_with_filters(
             Err(d) => diags.extend(d),
         }
     }
+    // The output must not depend on the order of the inputs on the command
+    // line: ports are bound in (port, filter, file) order.
+    nwfilters.sort_by_cached_key(|(input, file)| {
+        let (port, filter) = match input {
+            Input::Binding(b) => (Some(b.portdev.to_string()), b.filter.name.clone()),
+            Input::Filter(f) => (opts.port.as_ref().map(|p| p.to_string()), f.name.clone()),
+        };
+        (port, filter, file.name().to_owned())
+    });
     let mut ports = Vec::new();
     if !nwfilters.is_empty() {
         let mut vars = rules::nwfilter::Vars::new();
@@ -253,7 +291,9 @@ pub fn compile_files_with_filters(
     if !diags.is_empty() {
         return Err(diags);
     }
-    let networks: Vec<Network> = networks.into_iter().map(|(n, _)| n).collect();
+    let mut networks: Vec<Network> = networks.into_iter().map(|(n, _)| n).collect();
+    // Lowered in name order (names are unique), whatever the input order.
+    networks.sort_by(|a, b| a.name.cmp(&b.name));
 
     let backend = backend_for(opts.target, &networks)?;
     let mut ruleset = rules::layout::lower_networks(&networks, opts.layout, backend)

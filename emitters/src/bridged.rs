@@ -16,7 +16,7 @@ pub(crate) fn note_left_out(rs: &Ruleset, target: Target, mut artifact: Artifact
         .collect();
     if !names.is_empty() {
         artifact.notes.push(Note {
-            provenance: Provenance::Layout("tables of family bridge"),
+            provenance: Provenance::Layout(crate::BRIDGE_TABLES),
             message: format!(
                 "{} cannot filter bridged frames, so the {} {} left out; use --target nft, \
                  nft-json or ebtables for them",

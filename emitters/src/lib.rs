@@ -172,6 +172,20 @@ pub struct Note {
     pub message: String,
 }
 
+/// Where notes come from that only say some tables are another target's.
+pub(crate) const BRIDGE_TABLES: &str = "tables of family bridge";
+/// See [`BRIDGE_TABLES`].
+pub(crate) const NON_BRIDGE_TABLES: &str = "tables of families other than bridge";
+
+impl Note {
+    /// Whether the note only says that tables belong to another target's
+    /// artifact (bridge tables left out by iptables, IP tables by ebtables):
+    /// nothing is lost when every target's artifact is written.
+    pub fn is_for_other_targets(&self) -> bool {
+        matches!(self.provenance, Provenance::Layout(w) if w == BRIDGE_TABLES || w == NON_BRIDGE_TABLES)
+    }
+}
+
 /// An emitted artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Artifact {

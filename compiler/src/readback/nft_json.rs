@@ -2,7 +2,8 @@
 //! (`add`/`delete`/`flush`/`insert` objects) and `nft -j list ruleset`
 //! output (bare objects), read as the commands they stand for. A rule's
 //! comment carries its provenance; rules get an nft-like text from
-//! [`super::render`].
+//! [`super::render`]. [`read_live`] reads a live host's listing, where
+//! not everything can be read, tolerantly.
 
 use ipnet::IpNet;
 use serde_json::{Map as JsonMap, Value as Json};
@@ -18,6 +19,9 @@ use super::nft_text::{ct_state, key_type, priority_of, reject_code};
 use super::{provenance, render, values, ReadError, Readback};
 
 const WHAT: &str = "nft JSON";
+
+mod live;
+pub use live::{complete_from_save, read_live, ListedRule, Listing};
 
 /// Reads libnftables JSON.
 pub fn read(text: &str) -> Result<Readback, ReadError> {
@@ -201,29 +205,30 @@ fn set(
         if o.get("map").and_then(Json::as_str) != Some("verdict") {
             return Err("only verdict maps are read back".into());
         }
-        let id = b.add_map(
+        // Elements are read before the map or set is added, so that one
+        // whose elements cannot be read is not left behind empty
+        // (`read_live` goes on after it).
+        let elements = map_elems(b, t, &key, o.get("elem"))?;
+        b.add_map(
             t,
             Map {
                 name,
                 key,
                 interval,
-                elements: Vec::new(),
+                elements,
             },
         );
-        let elems = map_elems(b, t, &b.get(t).maps[id.0].key.clone(), o.get("elem"))?;
-        b.map_mut(t, id).elements = elems;
     } else {
-        let id = b.add_set(
+        let elements = set_elems(&key, o.get("elem"))?;
+        b.add_set(
             t,
             Set {
                 name,
                 key,
                 interval,
-                elements: Vec::new(),
+                elements,
             },
         );
-        let elems = set_elems(&b.get(t).sets[id.0].key.clone(), o.get("elem"))?;
-        b.set_mut(t, id).elements = elems;
     }
     Ok(())
 }

@@ -102,7 +102,7 @@ pub(crate) fn build(rs: &Ruleset, notes: &mut Vec<Note>) -> Result<Model, Error>
     }
     if !skipped.is_empty() {
         notes.push(Note {
-            provenance: Provenance::Layout("tables of families other than bridge"),
+            provenance: Provenance::Layout(crate::NON_BRIDGE_TABLES),
             message: format!(
                 "ebtables filters bridged frames only, so table(s) {} are left out; libvirt's \
                  network driver installs no ebtables rules (use --target nft, nft-json, \

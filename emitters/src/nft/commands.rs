@@ -48,13 +48,15 @@ fn rule_argv(t: &Table, chain: &str, r: &Rule, verb: &str) -> Argv {
 }
 
 /// libvirt's replacement for a checksum-fill rule: an htb root qdisc on the
-/// output device and a u32 filter whose action fills in the checksum.
-fn tc_companion(t: &Table, r: &Rule) -> Result<[Argv; 2], String> {
-    let dev = r
+/// output device and a u32 filter whose action fills in the checksum. A rule
+/// the optimiser merged over several bridges (`oifname { a, b }` or a named
+/// set) gets one pair per device, in the set's order.
+fn tc_companion(t: &Table, r: &Rule) -> Result<Vec<Argv>, String> {
+    let devices = r
         .matches
         .iter()
         .find_map(|m| match (&m.field, m.op, &m.value) {
-            (Field::Oif | Field::OifName, ir::CmpOp::Eq, Value::Ifname(n)) => Some(n.to_string()),
+            (Field::Oif | Field::OifName, ir::CmpOp::Eq, v) => ifnames(t, v),
             _ => None,
         });
     let port = r
@@ -68,10 +70,10 @@ fn tc_companion(t: &Table, r: &Rule) -> Result<[Argv; 2], String> {
             ) if pr.start == pr.end => Some((*p, pr.start)),
             _ => None,
         });
-    let (Some(dev), Some((proto, port))) = (dev, port) else {
+    let (Some(devices), Some((proto, port))) = (devices, port) else {
         return Err(
-            "tc can only fill checksums for a rule with one output interface and one \
-                    udp or tcp destination port; the rule is left out"
+            "tc can only fill checksums for a rule with output interfaces given by name and \
+             one udp or tcp destination port; the rule is left out"
                 .into(),
         );
     };
@@ -83,16 +85,17 @@ fn tc_companion(t: &Table, r: &Rule) -> Result<[Argv; 2], String> {
         ));
     }
     let port = port.to_string();
-    Ok([
-        argv(&[
-            "tc", "qdisc", "add", "dev", &dev, "root", "handle", "1:", "htb", "default", "2",
-        ]),
-        argv(&[
+    let mut lines = Vec::with_capacity(2 * devices.len());
+    for dev in &devices {
+        lines.push(argv(&[
+            "tc", "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "2",
+        ]));
+        lines.push(argv(&[
             "tc",
             "filter",
             "add",
             "dev",
-            &dev,
+            dev,
             "prio",
             "2",
             "protocol",
@@ -110,8 +113,34 @@ fn tc_companion(t: &Table, r: &Rule) -> Result<[Argv; 2], String> {
             "ip",
             "and",
             proto.name(),
-        ]),
-    ])
+        ]));
+    }
+    Ok(lines)
+}
+
+/// The interface names an output-interface match value stands for: one
+/// name, or every element of an anonymous or named set of names.
+fn ifnames(t: &Table, v: &Value) -> Option<Vec<String>> {
+    let name = |e: &Value| match e {
+        Value::Ifname(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let names: Option<Vec<String>> = match v {
+        Value::Ifname(n) => return Some(vec![n.to_string()]),
+        Value::Set(ir::SetRef::Anonymous(values)) => values.iter().map(name).collect(),
+        Value::Set(ir::SetRef::Named(id)) => t
+            .sets
+            .get(id.0)?
+            .elements
+            .iter()
+            .map(|key| match key.as_slice() {
+                [single] => name(single),
+                _ => None,
+            })
+            .collect(),
+        _ => return None,
+    };
+    names.filter(|n| !n.is_empty())
 }
 
 /// Adds the commands for one rule (tc lines for a checksum fill).
@@ -277,6 +306,39 @@ mod tests {
         assert!(!a.text.contains("tc "), "{}", a.text);
         assert_eq!(a.notes.len(), 1);
         assert_eq!(a.notes[0].provenance, prov);
+    }
+
+    #[test]
+    fn checksum_fill_over_a_set_of_bridges_gets_a_tc_pair_per_bridge() {
+        let mut rs = Ruleset::default();
+        let t = rs.table_mut(Family::Inet, &name("fwc"), Ownership::Owned);
+        let c = base(t, "post", Hook::Postrouting, ChainType::Filter, 0);
+        let bridges = Value::Set(SetRef::Anonymous(vec![ifname("virbr0"), ifname("virbr1")]));
+        t.chain_mut(c).rules.push(
+            Rule::new(
+                from("n.xml", 2, "ip"),
+                vec![
+                    Match::eq(Field::OifName, bridges),
+                    Match::eq(Field::Dport(L4Proto::Udp), ports(68, 68)),
+                ],
+                None,
+            )
+            .with(Statement::ChecksumFill),
+        );
+        let a = commands(&rs);
+        let tc: Vec<&str> = a.text.lines().filter(|l| l.starts_with("tc ")).collect();
+        let pair = |dev: &str| {
+            [
+                format!("tc qdisc add dev {dev} root handle 1: htb default 2"),
+                format!(
+                    "tc filter add dev {dev} prio 2 protocol ip parent 1: u32 match ip dport 68 \
+                     ffff action csum ip and udp"
+                ),
+            ]
+        };
+        let want: Vec<String> = pair("virbr0").into_iter().chain(pair("virbr1")).collect();
+        assert_eq!(tc, want);
+        assert!(a.notes.is_empty(), "{:?}", a.notes);
     }
 
     #[test]

@@ -1,0 +1,462 @@
+//! `fwc doctor` and its `--fix` script with real packets, on the behaviour
+//! topology (see `fwc_tests::topology`) with fwc's nft rules for the NAT
+//! network loaded in the host and another firewall manager's state beside
+//! them:
+//!
+//! * Docker-like: the iptables `FORWARD` policy is drop, as Docker leaves
+//!   it. Guests cannot reach the outside; `fwc doctor` exits 1 naming
+//!   `ip filter FORWARD` and its drop policy; its `--fix` script (rules in
+//!   `DOCKER-USER`) lets them through, after which the doctor exits 0; the
+//!   script's `--teardown` restores the foreign state exactly and guests
+//!   are blocked again.
+//! * UFW-like: an nftables table whose input chain drops by policy. Guests
+//!   cannot reach the host's DNS over TCP; the doctor names the table and
+//!   chain; the fix (a marked insert) lets it through; teardown restores the
+//!   table exactly.
+//! * A clean host: the doctor exits 0.
+//!
+//! The doctor runs as a process inside the host's namespace, the way an
+//! admin runs it on a host (`fwc-cli` is fwc's binary, built with this
+//! package). A last test applies a script made from a hand-built diagnosis,
+//! so the fix generator is judged by packets on its own too.
+
+use std::path::{Path, PathBuf};
+
+use compiler::doctor::finding::{Blocked, Cause, Diagnosis, Flow, FlowKind, Manager};
+use compiler::doctor::fix;
+use compiler::netns::differences;
+use compiler::pipeline::{compile_paths, Options};
+use emitters::{Direction, Target};
+use fwc_tests::netns::may_run;
+use fwc_tests::topology::{self, Machine, Outcome, Topology, NAT_NETWORK};
+use ir::eval::Decision;
+use ir::{
+    CtStates, Family, Field, Hook, Ifname, IpFamily, L4Proto, Match, Policy, PortRange, Value,
+};
+use rules::layout::Layout;
+use serde_json::Value as Json;
+
+/// What Docker leaves in `filter`: `FORWARD` dropping by policy, jumping to
+/// `DOCKER-USER` (which returns) and accepting only docker0's traffic.
+const DOCKER: &str = "*filter
+:FORWARD DROP [0:0]
+:DOCKER - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o docker0 -j DOCKER
+-A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-A FORWARD -i docker0 -o docker0 -j ACCEPT
+-A DOCKER-USER -j RETURN
+COMMIT
+";
+
+/// An nftables firewall like UFW's: input drops by policy, loopback and
+/// replies excepted.
+const UFW_LIKE: &str = "table inet ufwlike {
+\tchain input {
+\t\ttype filter hook input priority 0; policy drop;
+\t\tiif lo accept
+\t\tct state established,related accept
+\t}
+}
+";
+
+/// The host's DNS port, where the UFW-like case listens.
+const DNS: u16 = 53;
+
+/// The topology with fwc's nft rules for the NAT network in its host.
+struct Host {
+    topology: Topology,
+    dir: tempfile::TempDir,
+}
+
+/// What a doctor run gave.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Host {
+    fn build() -> Host {
+        let topology = Topology::build();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(dir.path().join("nat.xml"), NAT_NETWORK).unwrap();
+        let host = Host { topology, dir };
+        let opts = Options {
+            target: Target::Nft,
+            layout: Layout::Fwc,
+            direction: Direction::Setup,
+            ..Options::default()
+        };
+        let setup = compile_paths(&[host.network()], &opts)
+            .unwrap_or_else(|d| panic!("compiling the NAT network: {d:?}"))
+            .artifact
+            .text;
+        host.topology
+            .host
+            .nft_load(&setup)
+            .unwrap_or_else(|f| panic!("loading fwc's rules: {f}"));
+        host
+    }
+
+    fn network(&self) -> PathBuf {
+        self.dir.path().join("nat.xml")
+    }
+
+    /// `fwc doctor NAT.xml --target nft ARGS...` in the host's namespace.
+    fn doctor(&self, args: &[&str]) -> Run {
+        let network = self.network();
+        let out = self
+            .topology
+            .host
+            .command(env!("CARGO_BIN_EXE_fwc-cli"))
+            .arg("doctor")
+            .arg(&network)
+            .args(["--target", "nft"])
+            .args(args)
+            .output()
+            .expect("running fwc doctor");
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The `--fix` script, written to a file.
+    fn fix(&self) -> PathBuf {
+        let run = self.doctor(&["--fix"]);
+        assert!(run.stdout.starts_with("#!/bin/sh\n"), "{run}");
+        self.write_script(&run.stdout)
+    }
+
+    fn write_script(&self, text: &str) -> PathBuf {
+        let path = self.dir.path().join("fix.sh");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs `sh SCRIPT ARGS...` in the host's namespace; panics if it fails.
+    fn sh(&self, script: &Path, args: &[&str]) {
+        let script = script.to_str().expect("a UTF-8 path");
+        let mut argv = vec![script];
+        argv.extend_from_slice(args);
+        self.topology
+            .host
+            .run("sh", &argv, None)
+            .unwrap_or_else(|f| {
+                let text = std::fs::read_to_string(script).unwrap_or_default();
+                panic!("sh {script} {args:?}: {f}\n{text}")
+            });
+    }
+
+    /// The host's whole ruleset, normalised, with counters zeroed (the
+    /// probes make them count).
+    fn state(&self) -> Json {
+        without_counters(self.topology.host.ruleset())
+    }
+
+    fn probe(&self, from: Machine, to: Machine) -> Outcome {
+        self.topology.probe(from, to)
+    }
+
+    /// Connects from g1 to the host's address on the NAT bridge, port `port`.
+    fn guest_to_host(&self, port: u16) -> Outcome {
+        topology::connect(
+            self.topology.netns(Machine::G1),
+            Machine::Host.address(),
+            port,
+        )
+    }
+}
+
+fn without_counters(mut ruleset: Json) -> Json {
+    fn walk(v: &mut Json) {
+        match v {
+            Json::Object(map) => {
+                if let Some(Json::Object(c)) = map.get_mut("counter") {
+                    for field in ["packets", "bytes"] {
+                        if c.contains_key(field) {
+                            c.insert(field.into(), Json::from(0));
+                        }
+                    }
+                }
+                map.values_mut().for_each(walk);
+            }
+            Json::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut ruleset);
+    ruleset
+}
+
+fn assert_same_state(before: &Json, after: &Json, host: &Host) {
+    assert!(
+        before == after,
+        "teardown did not restore the foreign state:\n{}\nnow:\n{}",
+        differences(before, after),
+        host.topology.host.ruleset_text()
+    );
+}
+
+#[test]
+fn docker_forward_drop_is_found_and_fixed_in_docker_user() {
+    let test = "docker_forward_drop_is_found_and_fixed_in_docker_user";
+    if !may_run(test, Topology::unavailable()) {
+        return;
+    }
+    let host = Host::build();
+    assert!(
+        host.probe(Machine::G1, Machine::Outside).connected(),
+        "fwc's rules alone let g1 out"
+    );
+    host.topology
+        .host
+        .xtables_restore(false, DOCKER)
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(host.probe(Machine::G1, Machine::Outside), Outcome::TimedOut);
+
+    let found = host.doctor(&[]);
+    assert_eq!(found.code, Some(1), "{found}");
+    assert!(found.stdout.contains("ip filter FORWARD"), "{found}");
+    assert!(found.stdout.contains("policy drop"), "{found}");
+
+    let before = host.state();
+    let script = host.fix();
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(text.contains("--insert DOCKER-USER"), "{text}");
+    host.sh(&script, &[]);
+    let out = host.probe(Machine::G1, Machine::Outside);
+    assert!(out.connected(), "after the fix: {out}\n{text}");
+    let after = host.doctor(&[]);
+    assert_eq!(after.code, Some(0), "{after}");
+
+    host.sh(&script, &["--teardown"]);
+    assert_same_state(&before, &host.state(), &host);
+    assert_eq!(host.probe(Machine::G1, Machine::Outside), Outcome::TimedOut);
+}
+
+#[test]
+fn nftables_input_drop_is_found_and_fixed_with_a_marked_insert() {
+    let test = "nftables_input_drop_is_found_and_fixed_with_a_marked_insert";
+    if !may_run(test, Topology::unavailable()) {
+        return;
+    }
+    let host = Host::build();
+    let _dns = topology::listen(&host.topology.host, DNS);
+    assert!(
+        host.guest_to_host(DNS).connected(),
+        "fwc's rules alone let g1 reach the host's DNS"
+    );
+    host.topology
+        .host
+        .nft_load(UFW_LIKE)
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(host.guest_to_host(DNS), Outcome::TimedOut);
+
+    let found = host.doctor(&[]);
+    assert_eq!(found.code, Some(1), "{found}");
+    assert!(found.stdout.contains("inet ufwlike input"), "{found}");
+    assert!(found.stdout.contains("policy drop"), "{found}");
+
+    let before = host.state();
+    let script = host.fix();
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        text.contains("nft -ae insert rule inet ufwlike input "),
+        "{text}"
+    );
+    host.sh(&script, &[]);
+    let out = host.guest_to_host(DNS);
+    assert!(out.connected(), "after the fix: {out}\n{text}");
+    let after = host.doctor(&[]);
+    assert_eq!(after.code, Some(0), "{after}");
+
+    host.sh(&script, &["--teardown"]);
+    assert_same_state(&before, &host.state(), &host);
+    assert_eq!(host.guest_to_host(DNS), Outcome::TimedOut);
+}
+
+#[test]
+fn a_host_with_only_fwcs_rules_is_healthy() {
+    let test = "a_host_with_only_fwcs_rules_is_healthy";
+    if !may_run(test, Topology::unavailable()) {
+        return;
+    }
+    let host = Host::build();
+    let run = host.doctor(&[]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.contains("flows pass"), "{run}");
+    assert!(!run.stdout.contains("blocked:"), "{run}");
+    let fix = host.doctor(&["--fix"]);
+    assert!(fix.stdout.contains("No flow is blocked"), "{fix}");
+}
+
+/// The flows of the topology's NAT network that the foreign states block,
+/// as the analysis describes them, and where they are blocked.
+fn hand_built_diagnosis() -> Diagnosis {
+    let bridge = Ifname::new("virbr10").unwrap();
+    let ifname = |n: &str| Value::Ifname(Ifname::new(n).unwrap());
+    let subnet = Value::Prefix("192.168.100.0/24".parse().unwrap());
+    let flow = |kind, description: &str, allow| Flow {
+        kind,
+        network: "behaviour-nat".into(),
+        bridge: bridge.clone(),
+        family: IpFamily::V4,
+        description: description.into(),
+        steps: Vec::new(),
+        allow,
+    };
+    let blocked = |flow, manager, family, table: &str, chain: &str, hook| Blocked {
+        flow,
+        hook,
+        family,
+        table: table.into(),
+        base_chain: chain.into(),
+        chain: chain.into(),
+        priority: 0,
+        decision: Decision::Drop,
+        cause: Cause::Policy(Policy::Drop),
+        manager,
+        fwc_rule: None,
+    };
+    Diagnosis {
+        flows: vec![
+            flow(
+                FlowKind::GuestToOutside,
+                "guest → outside (virbr10, 192.168.100.0/24)",
+                vec![
+                    Match::eq(Field::IifName, ifname("virbr10")),
+                    Match::eq(Field::Saddr(IpFamily::V4), subnet.clone()),
+                    Match::eq(Field::OifName, ifname(topology::UPLINK)),
+                ],
+            ),
+            flow(
+                FlowKind::OutsideReplies,
+                "outside → guest, replies (virbr10, 192.168.100.0/24)",
+                vec![
+                    Match::eq(Field::IifName, ifname(topology::UPLINK)),
+                    Match::eq(Field::OifName, ifname("virbr10")),
+                    Match::eq(Field::Daddr(IpFamily::V4), subnet.clone()),
+                    Match::eq(
+                        Field::CtState,
+                        Value::CtStates(CtStates::RELATED_ESTABLISHED),
+                    ),
+                ],
+            ),
+            flow(
+                FlowKind::DnsTcp,
+                "guest → host, tcp/53 (virbr10, 192.168.100.0/24)",
+                vec![
+                    Match::eq(Field::IifName, ifname("virbr10")),
+                    Match::eq(Field::Saddr(IpFamily::V4), subnet),
+                    Match::eq(Field::L4Proto, Value::Proto(L4Proto::Tcp)),
+                    Match::eq(
+                        Field::Dport(L4Proto::Tcp),
+                        Value::Ports(PortRange::new(DNS, DNS).unwrap()),
+                    ),
+                ],
+            ),
+        ],
+        blocked: vec![
+            blocked(
+                0,
+                Manager::Docker,
+                Family::Ip,
+                "filter",
+                "FORWARD",
+                Hook::Forward,
+            ),
+            blocked(
+                1,
+                Manager::Docker,
+                Family::Ip,
+                "filter",
+                "FORWARD",
+                Hook::Forward,
+            ),
+            blocked(
+                2,
+                Manager::Nftables,
+                Family::Inet,
+                "ufwlike",
+                "input",
+                Hook::Input,
+            ),
+        ],
+        ..Diagnosis::default()
+    }
+}
+
+/// The fix generator on its own: a script from a hand-built diagnosis lets
+/// exactly the blocked flows through, applying it twice adds its rules
+/// once, and one teardown restores the foreign state exactly.
+#[test]
+fn a_fix_script_applies_idempotently_and_tears_down_exactly() {
+    let test = "a_fix_script_applies_idempotently_and_tears_down_exactly";
+    if !may_run(test, Topology::unavailable()) {
+        return;
+    }
+    let host = Host::build();
+    let _dns = topology::listen(&host.topology.host, DNS);
+    let ns = &host.topology.host;
+    ns.xtables_restore(false, DOCKER)
+        .unwrap_or_else(|f| panic!("{f}"));
+    ns.nft_load(UFW_LIKE).unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(host.probe(Machine::G1, Machine::Outside), Outcome::TimedOut);
+    assert_eq!(host.guest_to_host(DNS), Outcome::TimedOut);
+    let before = host.state();
+
+    let fix = fix::script(&hand_built_diagnosis()).expect("a script");
+    assert_eq!((fix.rules, fix.manual.len()), (3, 0), "{}", fix.text);
+    let script = host.write_script(&fix.text);
+    host.sh(&script, &[]);
+    host.sh(&script, &[]);
+    // Each rule once: two in DOCKER-USER (iptables-nft keeps their comment
+    // where only iptables shows it), one in the nftables table.
+    let listing = ns.ruleset_text();
+    let docker_user = ns
+        .run("iptables", &["-w", "-S", "DOCKER-USER"], None)
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(
+        docker_user.matches("--comment \"fwc-doctor: ").count(),
+        2,
+        "{docker_user}"
+    );
+    assert_eq!(
+        listing.matches("comment \"fwc-doctor: ").count(),
+        1,
+        "{listing}"
+    );
+    let out = host.probe(Machine::G1, Machine::Outside);
+    assert!(out.connected(), "after the fix: {out}\n{}", fix.text);
+    let dns = host.guest_to_host(DNS);
+    assert!(dns.connected(), "after the fix: {dns}\n{}", fix.text);
+    // Only the flows: the host's other ports stay closed to guests.
+    assert_eq!(
+        host.probe(Machine::G1, Machine::Host),
+        Outcome::TimedOut,
+        "{listing}"
+    );
+
+    host.sh(&script, &["--teardown"]);
+    assert_same_state(&before, &host.state(), &host);
+    assert_eq!(host.probe(Machine::G1, Machine::Outside), Outcome::TimedOut);
+    assert_eq!(host.guest_to_host(DNS), Outcome::TimedOut);
+    // A second teardown finds nothing to remove and changes nothing.
+    host.sh(&script, &["--teardown"]);
+    assert_same_state(&before, &host.state(), &host);
+}
