@@ -5,52 +5,31 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use common::{fwc, stderr, stdout};
+use common::{fwc, fwc_stdin, listing, stderr, stdout};
 use sha2::{Digest, Sha256};
 
-const LIBRARY: &str = "/work/shared/corpus/libvirt/nwfilter-library";
+const LIBRARY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/corpus/libvirt/nwfilter-library"
+);
 
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/default.xml")
 }
 
-/// Runs `fwc` in `dir` with `input` on standard input.
-fn fwc_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fwc"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run fwc");
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(input.as_bytes())
-        .expect("fwc reads its input");
-    child.wait_with_output().expect("fwc finishes")
+/// `fwc compile ARGS... --target all -o OUT` in `dir`.
+fn compile_all(dir: &Path, args: &[&str], out: &str) -> Output {
+    let mut argv = vec!["compile"];
+    argv.extend_from_slice(args);
+    argv.extend(["--target", "all", "-o", out]);
+    fwc(dir, &argv)
 }
 
 fn ok(o: &Output) {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
-}
-
-/// Every entry of `dir`: name -> bytes (a subdirectory would fail the read).
-fn listing(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let e = e.unwrap();
-            let bytes = std::fs::read(e.path()).unwrap();
-            (e.file_name().to_string_lossy().into_owned(), bytes)
-        })
-        .collect()
 }
 
 /// The names in `dir`, sorted.
@@ -111,12 +90,7 @@ fn every_artifact_is_written_with_a_manifest_that_matches() {
     let input = input.to_str().unwrap();
     for layout in ["fwc", "libvirt"] {
         let dir = tempfile::tempdir().unwrap();
-        let o = fwc(
-            dir.path(),
-            &[
-                "compile", input, "--target", "all", "--layout", layout, "-o", "out",
-            ],
-        );
+        let o = compile_all(dir.path(), &[input, "--layout", layout], "out");
         ok(&o);
         assert_eq!(stdout(&o), "", "nothing on stdout");
         // The checksum notes are covered by the tc scripts.
@@ -235,27 +209,14 @@ fn every_artifact_is_written_with_a_manifest_that_matches() {
 fn a_failed_run_leaves_the_previous_directory_intact() {
     let dir = tempfile::tempdir().unwrap();
     let input = example();
-    ok(&fwc(
-        dir.path(),
-        &[
-            "compile",
-            input.to_str().unwrap(),
-            "--target",
-            "all",
-            "-o",
-            "out",
-        ],
-    ));
+    ok(&compile_all(dir.path(), &[input.to_str().unwrap()], "out"));
     let before = listing(&dir.path().join("out"));
     std::fs::write(
         dir.path().join("bad.xml"),
         "<network><name>x</name><bridge name='virbr0;'/></network>\n",
     )
     .unwrap();
-    let o = fwc(
-        dir.path(),
-        &["compile", "bad.xml", "--target", "all", "-o", "out"],
-    );
+    let o = compile_all(dir.path(), &["bad.xml"], "out");
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.xml:1:38"), "{}", stderr(&o));
     assert!(stderr(&o).contains("nothing was written"), "{}", stderr(&o));
@@ -269,11 +230,10 @@ fn a_second_run_replaces_an_fwc_directory_as_a_whole() {
     let dir = tempfile::tempdir().unwrap();
     let input = example();
     let input = input.to_str().unwrap();
-    ok(&fwc(
+    ok(&compile_all(
         dir.path(),
-        &[
-            "compile", input, "--target", "all", "--layout", "libvirt", "-o", "out",
-        ],
+        &[input, "--layout", "libvirt"],
+        "out",
     ));
     let libvirt = listing(&dir.path().join("out"));
     // Without DHCP there is no checksum fix, so no tc scripts.
@@ -282,10 +242,7 @@ fn a_second_run_replaces_an_fwc_directory_as_a_whole() {
     let end = text.find("</dhcp>").unwrap() + "</dhcp>".len();
     let no_dhcp = format!("{}{}", &text[..start], &text[end..]);
     std::fs::write(dir.path().join("plain.xml"), no_dhcp).unwrap();
-    ok(&fwc(
-        dir.path(),
-        &["compile", "plain.xml", "--target", "all", "-o", "out"],
-    ));
+    ok(&compile_all(dir.path(), &["plain.xml"], "out"));
     let fwc_layout = listing(&dir.path().join("out"));
     assert_ne!(fwc_layout["setup.nft"], libvirt["setup.nft"]);
     let mut expected: Vec<&str> = SCRIPTS.to_vec();
@@ -306,17 +263,7 @@ fn a_directory_fwc_did_not_write_is_refused_and_untouched() {
     std::fs::write(home.join("setup.nft"), "also mine\n").unwrap();
     std::fs::write(dir.path().join("file"), "a file\n").unwrap();
     for target in ["home", "file"] {
-        let o = fwc(
-            dir.path(),
-            &[
-                "compile",
-                input.to_str().unwrap(),
-                "--target",
-                "all",
-                "-o",
-                target,
-            ],
-        );
+        let o = compile_all(dir.path(), &[input.to_str().unwrap()], target);
         assert_eq!(o.status.code(), Some(2), "{target}");
         assert!(
             stderr(&o).contains(&format!("refusing to replace '{target}'")),
@@ -336,16 +283,10 @@ fn a_directory_fwc_did_not_write_is_refused_and_untouched() {
 
     // An empty directory is fwc's to fill.
     std::fs::create_dir(dir.path().join("empty")).unwrap();
-    ok(&fwc(
+    ok(&compile_all(
         dir.path(),
-        &[
-            "compile",
-            input.to_str().unwrap(),
-            "--target",
-            "all",
-            "-o",
-            "empty",
-        ],
+        &[input.to_str().unwrap()],
+        "empty",
     ));
     assert!(dir.path().join("empty/manifest.json").is_file());
 }
@@ -458,20 +399,10 @@ fn library_filters_a_binding_reaches_are_inputs_too() {
          </filterref>\n</filterbinding>\n",
     )
     .unwrap();
-    let o = fwc(
+    let o = compile_all(
         dir.path(),
-        &[
-            "compile",
-            "guest.xml",
-            "--filters",
-            LIBRARY,
-            "--layout",
-            "libvirt",
-            "--target",
-            "all",
-            "-o",
-            "out",
-        ],
+        &["guest.xml", "--filters", LIBRARY, "--layout", "libvirt"],
+        "out",
     );
     ok(&o);
     let m = manifest(&dir.path().join("out"));
@@ -523,19 +454,7 @@ fn merged_dhcp_networks_get_a_tc_pair_per_bridge_and_no_warning() {
         .replace("virbr0", "virbr1")
         .replace("192.168.122.", "192.168.123.");
     std::fs::write(dir.path().join("b.xml"), second).unwrap();
-    let o = fwc(
-        dir.path(),
-        &[
-            "compile",
-            "a.xml",
-            "b.xml",
-            "--target",
-            "all",
-            "--deny-warnings",
-            "-o",
-            "out",
-        ],
-    );
+    let o = compile_all(dir.path(), &["a.xml", "b.xml", "--deny-warnings"], "out");
     ok(&o);
     assert_eq!(stderr(&o), "", "no warning at all");
     let tc = std::fs::read_to_string(dir.path().join("out/setup.tc.sh")).unwrap();

@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const CORPUS: &str = "/work/shared/corpus/libvirt/network";
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/corpus/libvirt/network"
+);
 
 fn fwc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_fwc"))

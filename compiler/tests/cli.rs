@@ -4,7 +4,10 @@ mod common;
 
 use common::{fwc, stderr, stdout};
 
-const CORPUS: &str = "/work/shared/corpus/libvirt/network";
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/corpus/libvirt/network"
+);
 
 /// Compiles `bad.xml` holding `text` with `-o out.nft`; checks that it fails
 /// cleanly and returns stderr.

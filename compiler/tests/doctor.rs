@@ -4,14 +4,13 @@
 //! code. The namespace tests skip with a printed reason when not root, and
 //! fail instead when FWC_REQUIRE_KERNEL=1.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use compiler::netns::Netns;
 
 mod common;
-use common::{stderr, stdout};
+use common::{dir_with, fwc, fwc_stdin, stderr, stdout};
 
 const DEFAULT: &str = "<network>
   <name>default</name>
@@ -36,31 +35,6 @@ const UFWLIKE: &str = r#"{"nftables": [
     {"counter": {"packets": 3, "bytes": 180}}, {"drop": null}]}}
 ]}"#;
 
-fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
-    dir
-}
-
-fn fwc(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fwc"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run fwc");
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        pipe.write_all(text.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
-
 /// The report lines that do not depend on whether drift can be checked
 /// here (it needs a namespace, so root).
 fn blocked_lines(out: &str) -> Vec<&str> {
@@ -69,18 +43,18 @@ fn blocked_lines(out: &str) -> Vec<&str> {
         .collect()
 }
 
+/// `fwc doctor INPUT --target nft --live LIVE EXTRA...`.
+fn doctor_args<'a>(input: &'a str, live: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["doctor", input, "--target", "nft", "--live", live];
+    args.extend_from_slice(extra);
+    args
+}
+
 #[test]
 fn a_saved_listing_names_the_foreign_chain_and_fwcs_accepting_rule() {
     let dir = dir_with(&[("default.xml", DEFAULT), ("live.json", UFWLIKE)]);
-    let args = [
-        "doctor",
-        "default.xml",
-        "--target",
-        "nft",
-        "--live",
-        "live.json",
-    ];
-    let o = fwc(dir.path(), &args, None);
+    let args = doctor_args("default.xml", "live.json", &[]);
+    let o = fwc(dir.path(), &args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let out = stdout(&o);
     let lines = blocked_lines(&out);
@@ -112,17 +86,8 @@ fn a_saved_listing_names_the_foreign_chain_and_fwcs_accepting_rule() {
     );
 
     // The same listing on standard input, as JSON.
-    let args = [
-        "doctor",
-        "default.xml",
-        "--target",
-        "nft",
-        "--live",
-        "-",
-        "--message-format",
-        "json",
-    ];
-    let o = fwc(dir.path(), &args, Some(UFWLIKE));
+    let args = doctor_args("default.xml", "-", &["--message-format", "json"]);
+    let o = fwc_stdin(dir.path(), &args, UFWLIKE);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(doc["ok"], false);
@@ -136,16 +101,8 @@ fn a_saved_listing_names_the_foreign_chain_and_fwcs_accepting_rule() {
 #[test]
 fn fix_prints_a_script_and_the_report_goes_to_stderr() {
     let dir = dir_with(&[("default.xml", DEFAULT), ("live.json", UFWLIKE)]);
-    let args = [
-        "doctor",
-        "default.xml",
-        "--target",
-        "nft",
-        "--live",
-        "live.json",
-        "--fix",
-    ];
-    let o = fwc(dir.path(), &args, None);
+    let args = doctor_args("default.xml", "live.json", &["--fix"]);
+    let o = fwc(dir.path(), &args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).starts_with("#!/bin/sh\n"), "{}", stdout(&o));
     assert!(stderr(&o).contains("blocked: guest → host DNS, udp/53"));
@@ -154,50 +111,17 @@ fn fix_prints_a_script_and_the_report_goes_to_stderr() {
 #[test]
 fn unreadable_live_rulesets_and_bad_inputs_exit_2() {
     let dir = dir_with(&[("default.xml", DEFAULT), ("bad.json", "{\"tables\": []}")]);
-    let o = fwc(
-        dir.path(),
-        &[
-            "doctor",
-            "default.xml",
-            "--target",
-            "nft",
-            "--live",
-            "bad.json",
-        ],
-        None,
-    );
+    let o = fwc(dir.path(), &doctor_args("default.xml", "bad.json", &[]));
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("the live ruleset cannot be read"),
         "{}",
         stderr(&o)
     );
-    let o = fwc(
-        dir.path(),
-        &[
-            "doctor",
-            "default.xml",
-            "--target",
-            "nft",
-            "--live",
-            "missing.json",
-        ],
-        None,
-    );
+    let o = fwc(dir.path(), &doctor_args("default.xml", "missing.json", &[]));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("cannot read the live ruleset 'missing.json'"));
-    let o = fwc(
-        dir.path(),
-        &[
-            "doctor",
-            "nothere.xml",
-            "--target",
-            "nft",
-            "--live",
-            "bad.json",
-        ],
-        None,
-    );
+    let o = fwc(dir.path(), &doctor_args("nothere.xml", "bad.json", &[]));
     assert_eq!(o.status.code(), Some(2));
     assert!(stdout(&o).is_empty());
 }
@@ -236,7 +160,7 @@ fn doctor_in(ns: &Netns, dir: &Path, extra: &[&str]) -> Output {
 fn loaded(dir: &Path) -> Netns {
     let ns = Netns::create("fwc-doctor-cli").unwrap();
     ns.add_bridge("virbr0").unwrap();
-    let setup = common::fwc(dir, &["compile", "default.xml", "--target", "nft"]);
+    let setup = fwc(dir, &["compile", "default.xml", "--target", "nft"]);
     assert!(setup.status.success(), "{}", stderr(&setup));
     ns.nft_load(&stdout(&setup)).unwrap();
     ns

@@ -15,8 +15,14 @@ use std::process::{Command, Output};
 use common::{stderr, stdout};
 
 /// libvirt's stock filters, copied into the fake /etc at run time.
-const STOCK: &str = "/work/shared/corpus/libvirt/nwfilter-library";
-const NETWORK: &str = "/work/shared/corpus/libvirt/network/nat-default.xml";
+const STOCK: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/corpus/libvirt/nwfilter-library"
+);
+const NETWORK: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/corpus/libvirt/network/nat-default.xml"
+);
 const GUEST: &str =
     "<filter name='guest' chain='root'>\n  <filterref filter='clean-traffic'/>\n</filter>\n";
 const VARS: [&str; 4] = [

@@ -7,7 +7,7 @@ use compiler::front::{self, Document};
 use compiler::source::SourceFile;
 use rules::network::{ForwardMode, Network};
 
-const CORPUS: &str = "/work/shared/corpus/libvirt";
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/libvirt");
 
 fn parse(name: &str, text: &str) -> Result<Network, Vec<Diagnostic>> {
     let file = SourceFile::new(name, text);

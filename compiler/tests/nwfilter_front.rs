@@ -19,7 +19,7 @@ use rules::nwfilter::{
     Vars,
 };
 
-const CORPUS: &str = "/work/shared/corpus/libvirt";
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/libvirt");
 
 fn corpus(dir: &str) -> PathBuf {
     Path::new(CORPUS).join(dir)

@@ -2,23 +2,15 @@
 //! directories for the same inputs and options, whatever the order of the
 //! inputs on the command line, the locale, the time zone or the moment.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-const CORPUS: &str = "/work/shared/corpus/libvirt";
+use common::listing;
 
-/// Every file of `dir` with its bytes.
-fn listing(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let e = e.unwrap();
-            let bytes = std::fs::read(e.path()).unwrap();
-            (e.file_name().to_string_lossy().into_owned(), bytes)
-        })
-        .collect()
-}
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/libvirt");
 
 /// A deterministic permutation (Fisher-Yates driven by a fixed LCG), so a
 /// failure can be replayed.

@@ -212,6 +212,32 @@ fn assert_same_state(before: &Json, after: &Json, host: &Host) {
     );
 }
 
+/// With a foreign state blocking what `probe` tries: the doctor exits 1
+/// naming `chain` and its drop policy; its `--fix` script (which holds
+/// `inserts`) lets `probe` connect, after which the doctor exits 0; the
+/// script's `--teardown` restores the foreign state exactly and `probe`
+/// is blocked again.
+fn found_fixed_and_torn_down(host: &Host, chain: &str, inserts: &str, probe: impl Fn() -> Outcome) {
+    let found = host.doctor(&[]);
+    assert_eq!(found.code, Some(1), "{found}");
+    assert!(found.stdout.contains(chain), "{found}");
+    assert!(found.stdout.contains("policy drop"), "{found}");
+
+    let before = host.state();
+    let script = host.fix();
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(text.contains(inserts), "{text}");
+    host.sh(&script, &[]);
+    let out = probe();
+    assert!(out.connected(), "after the fix: {out}\n{text}");
+    let after = host.doctor(&[]);
+    assert_eq!(after.code, Some(0), "{after}");
+
+    host.sh(&script, &["--teardown"]);
+    assert_same_state(&before, &host.state(), host);
+    assert_eq!(probe(), Outcome::TimedOut);
+}
+
 #[test]
 fn docker_forward_drop_is_found_and_fixed_in_docker_user() {
     let test = "docker_forward_drop_is_found_and_fixed_in_docker_user";
@@ -229,24 +255,9 @@ fn docker_forward_drop_is_found_and_fixed_in_docker_user() {
         .unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(host.probe(Machine::G1, Machine::Outside), Outcome::TimedOut);
 
-    let found = host.doctor(&[]);
-    assert_eq!(found.code, Some(1), "{found}");
-    assert!(found.stdout.contains("ip filter FORWARD"), "{found}");
-    assert!(found.stdout.contains("policy drop"), "{found}");
-
-    let before = host.state();
-    let script = host.fix();
-    let text = std::fs::read_to_string(&script).unwrap();
-    assert!(text.contains("--insert DOCKER-USER"), "{text}");
-    host.sh(&script, &[]);
-    let out = host.probe(Machine::G1, Machine::Outside);
-    assert!(out.connected(), "after the fix: {out}\n{text}");
-    let after = host.doctor(&[]);
-    assert_eq!(after.code, Some(0), "{after}");
-
-    host.sh(&script, &["--teardown"]);
-    assert_same_state(&before, &host.state(), &host);
-    assert_eq!(host.probe(Machine::G1, Machine::Outside), Outcome::TimedOut);
+    found_fixed_and_torn_down(&host, "ip filter FORWARD", "--insert DOCKER-USER", || {
+        host.probe(Machine::G1, Machine::Outside)
+    });
 }
 
 #[test]
@@ -267,27 +278,12 @@ fn nftables_input_drop_is_found_and_fixed_with_a_marked_insert() {
         .unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(host.guest_to_host(DNS), Outcome::TimedOut);
 
-    let found = host.doctor(&[]);
-    assert_eq!(found.code, Some(1), "{found}");
-    assert!(found.stdout.contains("inet ufwlike input"), "{found}");
-    assert!(found.stdout.contains("policy drop"), "{found}");
-
-    let before = host.state();
-    let script = host.fix();
-    let text = std::fs::read_to_string(&script).unwrap();
-    assert!(
-        text.contains("nft -ae insert rule inet ufwlike input "),
-        "{text}"
+    found_fixed_and_torn_down(
+        &host,
+        "inet ufwlike input",
+        "nft -ae insert rule inet ufwlike input ",
+        || host.guest_to_host(DNS),
     );
-    host.sh(&script, &[]);
-    let out = host.guest_to_host(DNS);
-    assert!(out.connected(), "after the fix: {out}\n{text}");
-    let after = host.doctor(&[]);
-    assert_eq!(after.code, Some(0), "{after}");
-
-    host.sh(&script, &["--teardown"]);
-    assert_same_state(&before, &host.state(), &host);
-    assert_eq!(host.guest_to_host(DNS), Outcome::TimedOut);
 }
 
 #[test]
@@ -320,18 +316,25 @@ fn hand_built_diagnosis() -> Diagnosis {
         steps: Vec::new(),
         allow,
     };
-    let blocked = |flow, manager, family, table: &str, chain: &str, hook| Blocked {
-        flow,
-        hook,
-        family,
-        table: table.into(),
-        base_chain: chain.into(),
-        chain: chain.into(),
-        priority: 0,
-        decision: Decision::Drop,
-        cause: Cause::Policy(Policy::Drop),
-        manager,
-        fwc_rule: None,
+    // Docker's FORWARD policy, or the UFW-like table's input policy.
+    let blocked = |flow, manager| {
+        let (family, table, chain, hook) = match manager {
+            Manager::Docker => (Family::Ip, "filter", "FORWARD", Hook::Forward),
+            _ => (Family::Inet, "ufwlike", "input", Hook::Input),
+        };
+        Blocked {
+            flow,
+            hook,
+            family,
+            table: table.into(),
+            base_chain: chain.into(),
+            chain: chain.into(),
+            priority: 0,
+            decision: Decision::Drop,
+            cause: Cause::Policy(Policy::Drop),
+            manager,
+            fwc_rule: None,
+        }
     };
     Diagnosis {
         flows: vec![
@@ -372,30 +375,9 @@ fn hand_built_diagnosis() -> Diagnosis {
             ),
         ],
         blocked: vec![
-            blocked(
-                0,
-                Manager::Docker,
-                Family::Ip,
-                "filter",
-                "FORWARD",
-                Hook::Forward,
-            ),
-            blocked(
-                1,
-                Manager::Docker,
-                Family::Ip,
-                "filter",
-                "FORWARD",
-                Hook::Forward,
-            ),
-            blocked(
-                2,
-                Manager::Nftables,
-                Family::Inet,
-                "ufwlike",
-                "input",
-                Hook::Input,
-            ),
+            blocked(0, Manager::Docker),
+            blocked(1, Manager::Docker),
+            blocked(2, Manager::Nftables),
         ],
         ..Diagnosis::default()
     }

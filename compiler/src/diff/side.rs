@@ -46,7 +46,9 @@ impl Side {
         }
     }
 
-    fn targets(self) -> &'static [Target] {
+    /// The emitter targets of this side: iptables goes with ip6tables, as
+    /// a host runs both.
+    pub fn targets(self) -> &'static [Target] {
         match self {
             Side::Nft => &[Target::Nft],
             Side::NftJson => &[Target::NftJson],
@@ -90,14 +92,10 @@ pub fn target(t: TargetArg) -> Target {
     }
 }
 
-/// The setup script of `files` for `target`; diagnostics are printed.
-pub fn compile_text(
-    files: &[Arc<SourceFile>],
-    target: Target,
-    layout: LayoutArg,
-    warnings: &mut Vec<Diagnostic>,
-) -> Result<String, u8> {
-    let opts = Options {
+/// The options of `target`'s optimised setup script, as a comparison (and
+/// `fwc doctor`) reads it back.
+pub fn setup_options(target: Target, layout: LayoutArg) -> Options {
+    Options {
         target,
         layout: match layout {
             LayoutArg::Fwc => rules::layout::Layout::Fwc,
@@ -107,8 +105,17 @@ pub fn compile_text(
         direction: Direction::Setup,
         optimize: true,
         ..Options::default()
-    };
-    match compile_files(files, &opts) {
+    }
+}
+
+/// The setup script of `files` for `target`; diagnostics are printed.
+pub fn compile_text(
+    files: &[Arc<SourceFile>],
+    target: Target,
+    layout: LayoutArg,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<String, u8> {
+    match compile_files(files, &setup_options(target, layout)) {
         Ok(out) => {
             warnings.extend(note_diagnostics(&out.artifact, files));
             Ok(out.artifact.text)

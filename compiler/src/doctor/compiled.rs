@@ -11,14 +11,15 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use emitters::{Direction, Format, Target};
+use emitters::Target;
 use ir::{Commands, Family};
 use rules::network::Network;
 
 use crate::cli::{LayoutArg, TargetArg};
 use crate::diagnostics::Diagnostics;
+use crate::diff::side::{setup_options, Side};
 use crate::front::{self, Document};
-use crate::pipeline::{self, Options};
+use crate::pipeline;
 use crate::readback::{self, Readback};
 use crate::source::SourceFile;
 
@@ -48,17 +49,6 @@ pub enum CompileError {
     Readback(String),
 }
 
-/// The emitter targets one `--target` loads: iptables goes with ip6tables,
-/// as the host runs both.
-pub fn targets(target: TargetArg) -> &'static [Target] {
-    match target {
-        TargetArg::Nft => &[Target::Nft],
-        TargetArg::NftJson => &[Target::NftJson],
-        TargetArg::Iptables | TargetArg::Ip6tables => &[Target::Iptables, Target::Ip6tables],
-        TargetArg::Ebtables => &[Target::Ebtables],
-    }
-}
-
 impl Compiled {
     /// Compiles `files` for `target` and reads the setups back.
     pub fn new(
@@ -77,18 +67,8 @@ impl Compiled {
         let mut appended = BTreeSet::new();
         let mut setups = Vec::new();
         let mut interfaces = BTreeSet::new();
-        for &t in targets(target) {
-            let opts = Options {
-                target: t,
-                layout: match layout {
-                    LayoutArg::Fwc => rules::layout::Layout::Fwc,
-                    LayoutArg::Libvirt => rules::layout::Layout::Libvirt,
-                },
-                format: Format::Script,
-                direction: Direction::Setup,
-                optimize: true,
-                ..Options::default()
-            };
+        for &t in Side::of(target).targets() {
+            let opts = setup_options(t, layout);
             let out = pipeline::compile_files_with_filters(files, filters, &opts)
                 .map_err(CompileError::Inputs)?;
             for table in &out.ruleset.tables {

@@ -147,7 +147,16 @@ pub fn human(a: &Analysis, fix_command: &str) -> String {
     out
 }
 
-/// A flow kind's name in JSON.
+/// An IP family as the JSON report, the fix's markers and firewalld's
+/// rules spell it.
+pub fn family_name(f: ir::IpFamily) -> &'static str {
+    match f {
+        ir::IpFamily::V4 => "ipv4",
+        ir::IpFamily::V6 => "ipv6",
+    }
+}
+
+/// A flow kind's name in JSON and in the fix's markers.
 pub fn kind_name(k: FlowKind) -> &'static str {
     match k {
         FlowKind::GuestToOutside => "guest-to-outside",
@@ -174,7 +183,7 @@ pub fn json(a: &Analysis) -> Json {
                 "kind": kind_name(f.kind),
                 "network": f.network,
                 "bridge": f.bridge.as_str(),
-                "family": match f.family { ir::IpFamily::V4 => "ipv4", ir::IpFamily::V6 => "ipv6" },
+                "family": family_name(f.family),
                 "description": f.description,
                 "hooks": f.steps.iter().map(|(h, _)| h.keyword()).collect::<Vec<_>>(),
                 "allow": f.allow.iter().map(|m| m.to_string()).collect::<Vec<_>>(),

@@ -61,6 +61,16 @@ fn rule(family: &str, t: &str, chain: &str, handle: u64, expr: Json) -> Json {
     json!({ "rule": { "family": family, "table": t, "chain": chain, "handle": handle, "expr": expr } })
 }
 
+/// A rule of iptables-nft's `ip filter` table.
+fn ip_filter(chain: &str, handle: u64, expr: Json) -> Json {
+    rule("ip", "filter", chain, handle, expr)
+}
+
+/// A rule that counts and jumps to `target`.
+fn counted_jump(family: &str, t: &str, chain: &str, handle: u64, target: &str) -> Json {
+    rule(family, t, chain, handle, json!([counter(), jump(target)]))
+}
+
 fn counter() -> Json {
     json!({ "counter": { "packets": 12, "bytes": 3400 } })
 }
@@ -84,6 +94,15 @@ fn analysis(c: &Compiled, text: &str) -> Analysis {
     analyse(c, &live, Err("unit test"), &Uplinks::default())
 }
 
+/// The analysis of fwc's nft rules for `default.xml` on a host that also
+/// holds `foreign`.
+fn beside_fwc(foreign: impl IntoIterator<Item = Json>) -> Analysis {
+    let c = compiled(TargetArg::Nft, LayoutArg::Fwc);
+    let mut objects = fwc_table();
+    objects.extend(foreign);
+    analysis(&c, &listing(objects))
+}
+
 fn flow_kinds(a: &Analysis) -> Vec<(FlowKind, Hook)> {
     a.diagnosis
         .blocked
@@ -99,20 +118,8 @@ fn docker() -> Vec<Json> {
         table("ip", "filter"),
         base("ip", "filter", "FORWARD", "forward", 0, "drop"),
         regular("ip", "filter", "DOCKER-USER"),
-        rule(
-            "ip",
-            "filter",
-            "FORWARD",
-            11,
-            json!([counter(), jump("DOCKER-USER")]),
-        ),
-        rule(
-            "ip",
-            "filter",
-            "DOCKER-USER",
-            12,
-            json!([counter(), { "return": null }]),
-        ),
+        counted_jump("ip", "filter", "FORWARD", 11, "DOCKER-USER"),
+        ip_filter("DOCKER-USER", 12, json!([counter(), { "return": null }])),
     ]
 }
 
@@ -137,24 +144,14 @@ fn read_live_keeps_what_it_cannot_read_out_but_listed_with_its_place() {
         table("ip", "filter"),
         base("ip", "filter", "INPUT", "input", 0, "accept"),
         regular("ip", "filter", "LIBVIRT_INP"),
-        rule(
-            "ip",
-            "filter",
-            "INPUT",
-            7,
-            json!([counter(), jump("LIBVIRT_INP")]),
-        ),
-        rule(
-            "ip",
-            "filter",
+        counted_jump("ip", "filter", "INPUT", 7, "LIBVIRT_INP"),
+        ip_filter(
             "INPUT",
             30,
             json!([{ "limit": { "rate": 3, "burst": 5, "per": "minute" } }, counter(),
                    { "xt": { "type": "target", "name": "LOG" } }]),
         ),
-        rule(
-            "ip",
-            "filter",
+        ip_filter(
             "INPUT",
             31,
             json!([dport("udp", 67), { "xt": { "type": "match", "name": "comment" } },
@@ -205,16 +202,8 @@ fn iptables_save_completes_rules_listed_only_by_xt_names() {
         table("ip", "filter"),
         base("ip", "filter", "FORWARD", "forward", 0, "drop"),
         regular("ip", "filter", "DOCKER-USER"),
-        rule(
-            "ip",
-            "filter",
-            "FORWARD",
-            4,
-            json!([counter(), jump("DOCKER-USER")]),
-        ),
-        rule(
-            "ip",
-            "filter",
+        counted_jump("ip", "filter", "FORWARD", 4, "DOCKER-USER"),
+        ip_filter(
             "DOCKER-USER",
             5,
             json!([{ "match": { "op": "==", "left": { "meta": { "key": "oifname" } }, "right": "virbr0" } },
@@ -262,10 +251,7 @@ fn a_clean_host_passes_every_flow() {
 
 #[test]
 fn an_nftables_input_policy_blocks_dhcp_and_dns_and_names_fwcs_accepting_rule() {
-    let c = compiled(TargetArg::Nft, LayoutArg::Fwc);
-    let mut objects = fwc_table();
-    objects.extend(ufwlike());
-    let a = analysis(&c, &listing(objects));
+    let a = beside_fwc(ufwlike());
     assert_eq!(
         flow_kinds(&a),
         [
@@ -305,9 +291,7 @@ fn an_nftables_input_policy_blocks_dhcp_and_dns_and_names_fwcs_accepting_rule() 
 
 #[test]
 fn a_foreign_rule_is_named_by_its_place_handle_and_text() {
-    let c = compiled(TargetArg::Nft, LayoutArg::Fwc);
-    let mut objects = fwc_table();
-    objects.extend([
+    let a = beside_fwc([
         table("inet", "hardening"),
         base("inet", "hardening", "input", "input", -10, "accept"),
         regular("inet", "hardening", "services"),
@@ -327,7 +311,6 @@ fn a_foreign_rule_is_named_by_its_place_handle_and_text() {
             json!([dport("udp", 53), counter(), { "reject": null }]),
         ),
     ]);
-    let a = analysis(&c, &listing(objects));
     assert_eq!(flow_kinds(&a), [(FlowKind::DnsUdp, Hook::Input)]);
     let b = &a.diagnosis.blocked[0];
     assert_eq!(b.base_chain, "input");
@@ -350,10 +333,7 @@ fn a_foreign_rule_is_named_by_its_place_handle_and_text() {
 
 #[test]
 fn dockers_forward_policy_blocks_nft_forwarding_but_not_fwcs_own_iptables_rules() {
-    let c = compiled(TargetArg::Nft, LayoutArg::Fwc);
-    let mut objects = fwc_table();
-    objects.extend(docker());
-    let a = analysis(&c, &listing(objects));
+    let a = beside_fwc(docker());
     assert_eq!(
         flow_kinds(&a),
         [
@@ -384,13 +364,7 @@ fn dockers_forward_policy_blocks_nft_forwarding_but_not_fwcs_own_iptables_rules(
     let c = compiled(TargetArg::Iptables, LayoutArg::Libvirt);
     let mut objects = docker();
     objects.push(regular("ip", "filter", "LIBVIRT_FWO"));
-    objects.push(rule(
-        "ip",
-        "filter",
-        "FORWARD",
-        20,
-        json!([counter(), jump("LIBVIRT_FWO")]),
-    ));
+    objects.push(counted_jump("ip", "filter", "FORWARD", 20, "LIBVIRT_FWO"));
     let a = analysis(&c, &listing(objects));
     assert!(a.diagnosis.blocked.is_empty(), "{:?}", a.diagnosis.blocked);
 }
@@ -406,14 +380,8 @@ fn fwcs_rules_keep_their_live_places_in_shared_chains() {
             base("ip", "filter", "INPUT", "input", 0, "accept"),
             regular("ip", "filter", "LIBVIRT_INP"),
         ];
-        let drop = rule("ip", "filter", "INPUT", 5, drop_dns.clone());
-        let jump = rule(
-            "ip",
-            "filter",
-            "INPUT",
-            6,
-            json!([counter(), jump("LIBVIRT_INP")]),
-        );
+        let drop = ip_filter("INPUT", 5, drop_dns.clone());
+        let jump = counted_jump("ip", "filter", "INPUT", 6, "LIBVIRT_INP");
         if drop_first {
             objects.extend([drop, jump]);
         } else {
@@ -489,16 +457,12 @@ fn unreadable_foreign_rules_are_listed_as_unjudged_and_fwcs_are_not() {
         table("ip", "filter"),
         base("ip", "filter", "INPUT", "input", 0, "accept"),
         regular("ip", "filter", "LIBVIRT_FWO"),
-        rule(
-            "ip",
-            "filter",
+        ip_filter(
             "INPUT",
             8,
             json!([{ "xt": { "type": "match", "name": "addrtype" } }, counter(), { "drop": null }]),
         ),
-        rule(
-            "ip",
-            "filter",
+        ip_filter(
             "LIBVIRT_FWO",
             9,
             json!([{ "match": { "op": "==", "left": { "meta": { "key": "iifname" } }, "right": "virbr0" } },
@@ -514,10 +478,7 @@ fn unreadable_foreign_rules_are_listed_as_unjudged_and_fwcs_are_not() {
 
 #[test]
 fn reports_list_blocks_drift_and_a_summary() {
-    let c = compiled(TargetArg::Nft, LayoutArg::Fwc);
-    let mut objects = fwc_table();
-    objects.extend(ufwlike());
-    let mut a = analysis(&c, &listing(objects));
+    let mut a = beside_fwc(ufwlike());
     a.diagnosis.drift.push(Drift {
         object: "inet fwc forward".into(),
         problem: "rule missing: jump guest_input".into(),
@@ -745,8 +706,14 @@ fn kernel_libvirt_iptables_rules_are_recognised_in_shared_chains() {
 #[test]
 fn fwcs_own_rules_pass_every_flow_of_every_corpus_network() {
     let dirs = [
-        "/work/shared/corpus/libvirt/network-xml",
-        "/work/shared/corpus/libvirt/network",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/corpus/libvirt/network-xml"
+        ),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/corpus/libvirt/network"
+        ),
     ];
     let mut checked = 0;
     for dir in dirs {

@@ -25,18 +25,27 @@ pub use live::{complete_from_save, read_live, ListedRule, Listing};
 
 /// Reads libnftables JSON.
 pub fn read(text: &str) -> Result<Readback, ReadError> {
-    let doc: Json =
-        serde_json::from_str(text).map_err(|e| ReadError::new(WHAT, e.line(), e.to_string()))?;
-    let items = doc
-        .get("nftables")
-        .and_then(Json::as_array)
-        .ok_or_else(|| ReadError::new(WHAT, 0, "expected {\"nftables\": [...]}".into()))?;
+    let items = objects(text)?;
     let mut b = Builder::default();
     for (n, item) in items.iter().enumerate() {
         command(&mut b, item)
             .map_err(|m| ReadError::new(WHAT, 0, format!("object {} of the list: {m}", n + 1)))?;
     }
     b.finish().map_err(|m| ReadError::new(WHAT, 0, m))
+}
+
+/// The objects of a `{"nftables": [...]}` document.
+fn objects(text: &str) -> Result<Vec<Json>, ReadError> {
+    let doc: Json =
+        serde_json::from_str(text).map_err(|e| ReadError::new(WHAT, e.line(), e.to_string()))?;
+    match doc {
+        Json::Object(mut o) => match o.remove("nftables") {
+            Some(Json::Array(items)) => Some(items),
+            _ => None,
+        },
+        _ => None,
+    }
+    .ok_or_else(|| ReadError::new(WHAT, 0, "expected {\"nftables\": [...]}".into()))
 }
 
 /// The one key of `{"key": value}`.

@@ -9,7 +9,10 @@ use super::*;
 use crate::diff::semantic::compare;
 use crate::pipeline::{compile_sources, Options};
 
-const CORPUS: &str = "/work/shared/corpus/libvirt/network";
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/corpus/libvirt/network"
+);
 
 fn corpus() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = std::fs::read_dir(CORPUS)

@@ -20,7 +20,7 @@ use crate::Note;
 /// Why a checksum-fill rule is missing from the document.
 pub(crate) const CHECKSUM_NOTE: &str = "nft has no checksum-fill statement, so the rule is left \
      out of the JSON; libvirt's `tc ... action csum` companion is available with --target nft \
-     --format commands";
+     --format commands, and --target all writes it as setup.tc.sh";
 
 /// The document around `commands`, one per line.
 fn document(commands: &[Json]) -> String {

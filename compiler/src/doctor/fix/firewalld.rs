@@ -14,9 +14,10 @@
 
 use std::collections::BTreeMap;
 
-use ir::{CmpOp, Field, Hook, IpFamily, Match, Value};
+use ir::{CmpOp, Field, Hook, Match, Value};
 
 use super::{marker, summary, Entry, Line, Part};
+use crate::doctor::report::family_name;
 
 /// firewalld's limit on zone and policy names.
 const NAME_MAX: usize = 17;
@@ -44,10 +45,7 @@ fn object_name(bridge: &str, suffix: &str) -> String {
 /// The rich rule for a flow, or why firewalld's XML cannot say it exactly.
 fn rich_rule(e: &Entry) -> Result<String, String> {
     let flow = e.flow;
-    let family = match flow.family {
-        IpFamily::V4 => "ipv4",
-        IpFamily::V6 => "ipv6",
-    };
+    let family = family_name(flow.family);
     let (mut source, mut destination, mut proto, mut port) = (None, None, None, None);
     for m in &flow.allow {
         let invert = if m.op == CmpOp::Ne {
@@ -239,13 +237,7 @@ pub(super) fn part(entries: &[&Entry]) -> Part {
         part.manual.push(Line::Blank);
     }
     for (e, why) in unfixable {
-        part.manual.push(Line::Text(format!(
-            "firewalld ({} {} {}): {}: {why}",
-            e.blocked.family, e.blocked.table, e.blocked.base_chain, e.flow.description
-        )));
-        part.manual.push(Line::Blank);
-        part.left
-            .push(format!("firewalld: {}: {why}", e.flow.description));
+        part.unfixable("firewalld", e, &why);
     }
     part
 }

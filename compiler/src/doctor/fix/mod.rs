@@ -33,9 +33,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use emitters::quote;
-use ir::{Comment, Family, IpFamily, Provenance, Rule, Source, Verdict};
+use ir::{Comment, Family, Provenance, Rule, Source, Verdict};
 
-use super::finding::{Blocked, Diagnosis, Flow, FlowKind, Manager};
+use super::finding::{Blocked, Diagnosis, Flow, Manager};
+use super::report::{family_name, kind_name, manager_name};
 
 /// The generated script and what it leaves to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,28 +165,10 @@ fn marker(flow: &Flow) -> String {
             }
         })
         .collect();
-    let family = match flow.family {
-        IpFamily::V4 => "ipv4",
-        IpFamily::V6 => "ipv6",
-    };
+    let family = family_name(flow.family);
     // Cut so that the whole comment fits nft's 128 bytes.
     let network: String = network.chars().take(64).collect();
     format!("fwc-doctor: {network} {} {family}", kind_name(flow.kind))
-}
-
-/// A flow kind as the marker spells it.
-fn kind_name(kind: FlowKind) -> &'static str {
-    match kind {
-        FlowKind::GuestToOutside => "guest-to-outside",
-        FlowKind::OutsideReplies => "outside-replies",
-        FlowKind::OutsideToGuest => "outside-to-guest",
-        FlowKind::Dhcp => "dhcp",
-        FlowKind::Dhcp6 => "dhcp6",
-        FlowKind::DhcpReply => "dhcp-reply",
-        FlowKind::DnsUdp => "dns-udp",
-        FlowKind::DnsTcp => "dns-tcp",
-        FlowKind::Tftp => "tftp",
-    }
 }
 
 /// The accept rule for a flow: exactly its `allow` matches, the marker
@@ -235,14 +218,17 @@ fn cause_text(b: &Blocked) -> String {
     }
 }
 
-/// Which manager, for comments.
-fn manager_name(m: Manager) -> &'static str {
-    match m {
-        Manager::Docker => "Docker",
-        Manager::Ufw => "UFW",
-        Manager::Firewalld => "firewalld",
-        Manager::Iptables => "iptables",
-        Manager::Nftables => "nftables",
+impl Part {
+    /// Records a fix `manager` (as the script names it) cannot give for
+    /// `e`, and why, both in the script's comments and for the user.
+    fn unfixable(&mut self, manager: &str, e: &Entry, why: &str) {
+        self.manual.push(Line::Text(format!(
+            "{manager} ({} {} {}): {}: {why}",
+            e.blocked.family, e.blocked.table, e.blocked.base_chain, e.flow.description
+        )));
+        self.manual.push(Line::Blank);
+        self.left
+            .push(format!("{manager}: {}: {why}", e.flow.description));
     }
 }
 

@@ -95,6 +95,42 @@ fn blocked(
     }
 }
 
+/// Docker's `ip filter FORWARD` dropping flow `flow` by policy.
+fn docker_forward(flow: usize) -> Blocked {
+    blocked(
+        flow,
+        Manager::Docker,
+        Family::Ip,
+        "filter",
+        "FORWARD",
+        Hook::Forward,
+    )
+}
+
+/// An nftables table's `inet TABLE input` dropping flow `flow` by policy.
+fn nft_input(flow: usize, table: &str) -> Blocked {
+    blocked(
+        flow,
+        Manager::Nftables,
+        Family::Inet,
+        table,
+        "input",
+        Hook::Input,
+    )
+}
+
+/// firewalld's `inet firewalld CHAIN` dropping flow `flow` by policy.
+fn firewalld(flow: usize, chain: &str, hook: Hook) -> Blocked {
+    blocked(
+        flow,
+        Manager::Firewalld,
+        Family::Inet,
+        "firewalld",
+        chain,
+        hook,
+    )
+}
+
 fn blocked_by(flow: Flow, b: Blocked) -> Diagnosis {
     Diagnosis {
         flows: vec![flow],
@@ -146,17 +182,7 @@ const DOCKER_RULE: &str = "--in-interface virbr0 --source 192.168.122.0/24 --mat
 
 #[test]
 fn a_docker_forward_drop_is_fixed_in_docker_user() {
-    let d = blocked_by(
-        guest_out(),
-        blocked(
-            0,
-            Manager::Docker,
-            Family::Ip,
-            "filter",
-            "FORWARD",
-            Hook::Forward,
-        ),
-    );
+    let d = blocked_by(guest_out(), docker_forward(0));
     let s = script(&d).unwrap();
     assert_eq!(
         setup(&s.text),
@@ -211,17 +237,7 @@ const NFT_MARK: &str = "'comment \"fwc-doctor: default dns-tcp ipv4\"'";
 
 #[test]
 fn an_nftables_drop_gets_a_marked_insert_removed_by_handle() {
-    let d = blocked_by(
-        dns_tcp(IpFamily::V4),
-        blocked(
-            0,
-            Manager::Nftables,
-            Family::Inet,
-            "ufwlike",
-            "input",
-            Hook::Input,
-        ),
-    );
+    let d = blocked_by(dns_tcp(IpFamily::V4), nft_input(0, "ufwlike"));
     let s = script(&d).unwrap();
     assert_eq!(
         setup(&s.text)[1],
@@ -250,14 +266,7 @@ fn accept_rules_never_widen_beyond_the_flow() {
     let d = Diagnosis {
         flows: vec![guest_out(), dns_tcp(IpFamily::V4)],
         blocked: vec![
-            blocked(
-                0,
-                Manager::Docker,
-                Family::Ip,
-                "filter",
-                "FORWARD",
-                Hook::Forward,
-            ),
+            docker_forward(0),
             blocked(
                 1,
                 Manager::Iptables,
@@ -266,14 +275,7 @@ fn accept_rules_never_widen_beyond_the_flow() {
                 "INPUT",
                 Hook::Input,
             ),
-            blocked(
-                1,
-                Manager::Nftables,
-                Family::Inet,
-                "t",
-                "input",
-                Hook::Input,
-            ),
+            nft_input(1, "t"),
         ],
         ..Diagnosis::default()
     };
@@ -322,14 +324,7 @@ fn accept_rules_never_widen_beyond_the_flow() {
 
 #[test]
 fn each_flow_is_fixed_once_per_foreign_chain_in_a_stable_order() {
-    let mut deeper = blocked(
-        0,
-        Manager::Nftables,
-        Family::Inet,
-        "t",
-        "input",
-        Hook::Input,
-    );
+    let mut deeper = nft_input(0, "t");
     deeper.chain = "input_sub".into();
     deeper.cause = Cause::Rule {
         index: 2,
@@ -339,31 +334,10 @@ fn each_flow_is_fixed_once_per_foreign_chain_in_a_stable_order() {
     let d = Diagnosis {
         flows: vec![dns_tcp(IpFamily::V4)],
         blocked: vec![
-            blocked(
-                0,
-                Manager::Nftables,
-                Family::Inet,
-                "u",
-                "input",
-                Hook::Input,
-            ),
-            blocked(
-                0,
-                Manager::Nftables,
-                Family::Inet,
-                "t",
-                "input",
-                Hook::Input,
-            ),
+            nft_input(0, "u"),
+            nft_input(0, "t"),
             deeper,
-            blocked(
-                0,
-                Manager::Nftables,
-                Family::Inet,
-                "t",
-                "input",
-                Hook::Input,
-            ),
+            nft_input(0, "t"),
         ],
         ..Diagnosis::default()
     };
@@ -396,22 +370,8 @@ fn teardown_removes_exactly_what_setup_inserts() {
     let d = Diagnosis {
         flows: vec![guest_out(), dns_tcp(IpFamily::V4), dns_tcp(IpFamily::V6)],
         blocked: vec![
-            blocked(
-                0,
-                Manager::Docker,
-                Family::Ip,
-                "filter",
-                "FORWARD",
-                Hook::Forward,
-            ),
-            blocked(
-                1,
-                Manager::Nftables,
-                Family::Inet,
-                "ufwlike",
-                "input",
-                Hook::Input,
-            ),
+            docker_forward(0),
+            nft_input(1, "ufwlike"),
             blocked(
                 2,
                 Manager::Iptables,
@@ -576,30 +536,9 @@ fn firewalld_gets_a_zone_and_policies_for_exactly_the_blocked_flows() {
     let d = Diagnosis {
         flows: vec![guest_out(), replies(), dns_tcp(IpFamily::V4)],
         blocked: vec![
-            blocked(
-                0,
-                Manager::Firewalld,
-                Family::Inet,
-                "firewalld",
-                "filter_FORWARD",
-                Hook::Forward,
-            ),
-            blocked(
-                1,
-                Manager::Firewalld,
-                Family::Inet,
-                "firewalld",
-                "filter_FORWARD",
-                Hook::Forward,
-            ),
-            blocked(
-                2,
-                Manager::Firewalld,
-                Family::Inet,
-                "firewalld",
-                "filter_INPUT",
-                Hook::Input,
-            ),
+            firewalld(0, "filter_FORWARD", Hook::Forward),
+            firewalld(1, "filter_FORWARD", Hook::Forward),
+            firewalld(2, "filter_INPUT", Hook::Input),
         ],
         ..Diagnosis::default()
     };
@@ -675,14 +614,7 @@ fn nothing_blocked_gives_a_script_that_does_nothing() {
 #[test]
 fn a_blocked_entry_without_its_flow_is_an_error() {
     let d = Diagnosis {
-        blocked: vec![blocked(
-            3,
-            Manager::Docker,
-            Family::Ip,
-            "filter",
-            "FORWARD",
-            Hook::Forward,
-        )],
+        blocked: vec![docker_forward(3)],
         ..Diagnosis::default()
     };
     assert!(script(&d).unwrap_err().contains("blocked flow 3"));

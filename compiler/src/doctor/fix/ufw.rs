@@ -132,13 +132,7 @@ pub(super) fn part(entries: &[&Entry]) -> Part {
         part.manual.push(Line::Blank);
     }
     for (e, why) in unfixable {
-        part.manual.push(Line::Text(format!(
-            "UFW ({} {} {}): {}: {why}",
-            e.blocked.family, e.blocked.table, e.blocked.base_chain, e.flow.description
-        )));
-        part.manual.push(Line::Blank);
-        part.left
-            .push(format!("UFW: {}: {why}", e.flow.description));
+        part.unfixable("UFW", e, &why);
     }
     part
 }

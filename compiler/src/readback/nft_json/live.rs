@@ -9,7 +9,7 @@ use ir::{Family, Ownership, Rule, Verdict};
 
 use super::super::build::Builder;
 use super::super::{provenance, render, ReadError, Readback};
-use super::{expr, family, object, single, str_of, Op, WHAT};
+use super::{expr, family, object, objects, single, str_of, Op, WHAT};
 
 /// `nft -j list ruleset` output read tolerantly (see [`read_live`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -51,18 +51,13 @@ pub struct ListedRule {
 /// is named in [`Listing::skipped`], and so are the rules of a chain left
 /// out. Only a document that is not a listing at all is an error.
 pub fn read_live(text: &str) -> Result<Listing, ReadError> {
-    let doc: Json =
-        serde_json::from_str(text).map_err(|e| ReadError::new(WHAT, e.line(), e.to_string()))?;
-    let items = doc
-        .get("nftables")
-        .and_then(Json::as_array)
-        .ok_or_else(|| ReadError::new(WHAT, 0, "expected {\"nftables\": [...]}".into()))?;
+    let items = objects(text)?;
     let mut b = Builder::default();
     let mut listing = Listing::default();
     // (family, table, chain) of chains left out, and tables left out.
     let mut lost_chains = std::collections::BTreeSet::new();
     let mut lost_tables = std::collections::BTreeSet::new();
-    for item in items {
+    for item in &items {
         let Ok((key, inner)) = single(item) else {
             listing
                 .skipped
