@@ -87,12 +87,13 @@ pub enum FormatArg {
     Commands,
 }
 
-/// How diagnostics are printed.
+/// How diagnostics (and `fwc doctor`'s report) are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MessageFormat {
-    /// For people: the source line with a caret under the problem.
+    /// For people: errors show the source line with a caret under the problem.
     Human,
-    /// For tools: one JSON object per diagnostic and line.
+    /// For tools: JSON (one object per diagnostic and line; doctor's report
+    /// is one document).
     Json,
 }
 
