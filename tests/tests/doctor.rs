@@ -13,6 +13,9 @@
 //!   cannot reach the host's DNS over TCP; the doctor names the table and
 //!   chain; the fix (a marked insert) lets it through; teardown restores the
 //!   table exactly.
+//! * UFW: its chains are rebuilt from `before.rules` on reload, so the fix
+//!   changes nothing and prints lines for that file; installing exactly
+//!   those lines lets the traffic through.
 //! * A clean host: the doctor exits 0.
 //!
 //! The doctor runs as a process inside the host's namespace, the way an
@@ -284,6 +287,90 @@ fn nftables_input_drop_is_found_and_fixed_with_a_marked_insert() {
         "nft -ae insert rule inet ufwlike input ",
         || host.guest_to_host(DNS),
     );
+}
+
+/// What UFW leaves in `filter` (trimmed): input and forward drop by
+/// policy, and both jump to UFW's `before` chains, which accept loopback and
+/// replies. UFW rebuilds these from `/etc/ufw/before.rules` on reload.
+const UFW: &str = "*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:ufw-before-input - [0:0]
+:ufw-before-forward - [0:0]
+-A INPUT -j ufw-before-input
+-A FORWARD -j ufw-before-forward
+-A ufw-before-input -i lo -j ACCEPT
+-A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ufw-before-forward -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+COMMIT
+";
+
+/// UFW's chains are UFW's to write: the fix changes nothing and prints
+/// `before.rules` lines instead. Installing exactly those lines (as `ufw
+/// reload` would, appending them to the `before` chains) lets the guest
+/// reach the host's DNS and the outside, and the doctor then exits 0.
+#[test]
+fn ufw_gets_before_rules_lines_that_work_when_installed() {
+    let test = "ufw_gets_before_rules_lines_that_work_when_installed";
+    if !may_run(test, Topology::unavailable()) {
+        return;
+    }
+    let host = Host::build();
+    let _dns = topology::listen(&host.topology.host, DNS);
+    host.topology
+        .host
+        .xtables_restore(false, UFW)
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(host.guest_to_host(DNS), Outcome::TimedOut);
+    assert_eq!(host.probe(Machine::G1, Machine::Outside), Outcome::TimedOut);
+
+    let found = host.doctor(&[]);
+    assert_eq!(found.code, Some(1), "{found}");
+    for chain in ["ip filter INPUT", "ip filter FORWARD"] {
+        assert!(
+            found.stdout.contains(&format!("by: {chain} ")),
+            "{chain}: {found}"
+        );
+    }
+    assert!(found.stdout.contains("[managed by UFW]"), "{found}");
+
+    // The script applies nothing to UFW's chains ...
+    let before = host.state();
+    let script = host.fix();
+    host.sh(&script, &[]);
+    assert_same_state(&before, &host.state(), &host);
+    let fix = host.doctor(&["--fix"]);
+    assert!(fix.stderr.contains("by hand: UFW"), "{fix}");
+    // ... and tells which lines to add to before.rules.
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(text.contains("/etc/ufw/before.rules"), "{text}");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# -A ufw-before-"))
+        .collect();
+    assert!(!lines.is_empty(), "{text}");
+    for line in &lines {
+        assert!(
+            line.contains("virbr10"),
+            "every line names the bridge: {line}"
+        );
+    }
+    let restore: String = lines
+        .iter()
+        .map(|l| format!("-A ufw-before-{l}\n"))
+        .collect();
+    host.topology
+        .host
+        .xtables_restore(false, &format!("*filter\n{restore}COMMIT\n"))
+        .unwrap_or_else(|f| panic!("installing the before.rules lines: {f}\n{restore}"));
+
+    assert!(host.guest_to_host(DNS).connected(), "{restore}");
+    assert!(
+        host.probe(Machine::G1, Machine::Outside).connected(),
+        "{restore}"
+    );
+    let after = host.doctor(&[]);
+    assert_eq!(after.code, Some(0), "{after}");
 }
 
 #[test]

@@ -123,7 +123,12 @@ pub fn run(args: &DoctorArgs) -> u8 {
             writeln!(std::io::stdout().lock(), "{doc}")
         }
         MessageFormat::Human => {
-            let text = report::human(&analysis, &args.fix_command());
+            let hint = if args.fix {
+                String::new()
+            } else {
+                args.fix_command()
+            };
+            let text = report::human(&analysis, &hint);
             match &fix {
                 Some(script) => {
                     eprint!("{text}");

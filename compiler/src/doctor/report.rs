@@ -86,7 +86,7 @@ pub fn by_line(b: &Blocked) -> String {
 }
 
 /// The human report. `fix_command` is the command line that prints the
-/// fix script.
+/// fix script (empty: say nothing of it).
 pub fn human(a: &Analysis, fix_command: &str) -> String {
     let d = &a.diagnosis;
     let mut out = String::new();
@@ -128,7 +128,8 @@ pub fn human(a: &Analysis, fix_command: &str) -> String {
             }
         }
     }
-    if !d.blocked.is_empty() {
+    // Empty when the fix is what is being printed.
+    if !d.blocked.is_empty() && !fix_command.is_empty() {
         let _ = writeln!(
             out,
             "fix: {fix_command} > fix.sh   (read it, then: sh fix.sh; undo: sh fix.sh --teardown)"
