@@ -1,4 +1,5 @@
-//! The `--target all` bundle of the example network, in both layouts: every
+//! The `--target all` bundle of the example network, in both layouts, and
+//! of the example beside a guest port bound to `clean-traffic`: every
 //! artifact loads into a real kernel beside foreign rules with exactly the
 //! command its manifest names (argv and stdin, run from the bundle
 //! directory), and each teardown, applied the same way, restores the
@@ -18,19 +19,26 @@ fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/default.xml")
 }
 
-/// Writes the example's bundle into `dir/out` and returns its manifest and
-/// the bridges its rules name.
-fn bundle_of_example(dir: &Path, layout: Layout) -> (PathBuf, Json, Vec<String>) {
+/// Writes the bundle of `inputs` (with `<filterref>`s resolved in
+/// `filters`) into `dir/out` and returns its manifest and the interfaces
+/// its rules name.
+fn bundle_of(
+    dir: &Path,
+    inputs: &[PathBuf],
+    filters: Option<&Path>,
+    layout: Layout,
+) -> (PathBuf, Json, Vec<String>) {
     let opts = Options {
         layout,
         ..Options::default()
     };
-    let prepared = bundle::prepare(&[example()], None, &opts)
-        .unwrap_or_else(|d| panic!("the example compiles: {d:?}"));
+    let prepared = bundle::prepare(inputs, filters, &opts)
+        .unwrap_or_else(|d| panic!("the inputs compile: {d:?}"));
     let out = dir.join("out");
     prepared.write(&out).unwrap_or_else(|e| panic!("{e}"));
     let manifest = std::fs::read_to_string(out.join("manifest.json")).expect("a manifest");
-    let ruleset = compiler::pipeline::compile_paths(&[example()], &opts)
+    let files = compiler::pipeline::load_paths(inputs).expect("readable inputs");
+    let ruleset = compiler::pipeline::compile_files_with_filters(&files, filters, &opts)
         .expect("compiles")
         .ruleset;
     (
@@ -38,6 +46,11 @@ fn bundle_of_example(dir: &Path, layout: Layout) -> (PathBuf, Json, Vec<String>)
         serde_json::from_str(&manifest).expect("JSON"),
         fwc_tests::ruleset::interfaces(&ruleset),
     )
+}
+
+/// The example's bundle in `layout`.
+fn bundle_of_example(dir: &Path, layout: Layout) -> (PathBuf, Json, Vec<String>) {
+    bundle_of(dir, &[example()], None, layout)
 }
 
 /// Runs an artifact's `apply` (argv, and stdin from a file or nothing)
@@ -81,12 +94,43 @@ fn every_artifact_loads_and_tears_down_with_its_manifest_command() {
     }
     let mut failures = Vec::new();
     let mut checked = 0;
-    for layout in [Layout::Fwc, Layout::Libvirt] {
+    // The example alone in both layouts, and beside a guest port bound to
+    // libvirt's clean-traffic in fwc's layout (libvirt's nft nwfilter layout
+    // matches conntrack in bridge tables, which this kernel lacks; its
+    // ebtables and iptables forms are loaded by the kernel suite).
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let binding = tmp.path().join("vnet0.xml");
+    let xml = fwc_tests::nwfilter::binding_xml(
+        "vnet0",
+        "52:54:00:aa:bb:cc",
+        "clean-traffic",
+        &[("IP", "192.168.122.10")],
+    );
+    std::fs::write(&binding, xml).expect("the binding is written");
+    let library = fwc_tests::corpus::libvirt().join("nwfilter-library");
+    let cases = [
+        ("the example", vec![example()], Layout::Fwc),
+        ("the example", vec![example()], Layout::Libvirt),
+        (
+            "the example and a clean-traffic port",
+            vec![example(), binding],
+            Layout::Fwc,
+        ),
+    ];
+    for (what, inputs, layout) in &cases {
         let tmp = tempfile::tempdir().expect("a temporary directory");
-        let (dir, manifest, bridges) = bundle_of_example(tmp.path(), layout);
+        let (dir, manifest, bridges) = bundle_of(tmp.path(), inputs, Some(&library), *layout);
+        if inputs.len() > 1 {
+            // The port's filter is in the bridge tables ebtables loads.
+            assert_eq!(
+                find(&manifest, "ebtables", "setup")["empty"],
+                false,
+                "{what}"
+            );
+        }
         for target in ["nft", "nft-json", "iptables", "ip6tables", "ebtables"] {
             checked += 1;
-            let case = format!("--layout {layout:?} {target}");
+            let case = format!("{what}, --layout {layout:?} {target}");
             let setup = find(&manifest, target, "setup");
             let teardown = find(&manifest, target, "teardown");
             let ns = Netns::new();
@@ -136,7 +180,7 @@ fn every_artifact_loads_and_tears_down_with_its_manifest_command() {
             }
         }
     }
-    assert_eq!(checked, 10, "five targets in two layouts");
+    assert_eq!(checked, 15, "five targets in three cases");
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
