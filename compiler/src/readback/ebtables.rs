@@ -13,7 +13,7 @@ use ir::{
 
 use super::build::{Builder, TableIdx};
 use super::xtables::{ifname, unquote, words};
-use super::{provenance, values, ReadError, Readback};
+use super::{lines, provenance, values, ReadError, Readback};
 
 const WHAT: &str = "ebtables-restore input";
 
@@ -22,13 +22,9 @@ pub fn read(text: &str) -> Result<Readback, ReadError> {
     let mut st = State {
         b: Builder::default(),
         table: None,
-        pending: None,
         policies: Vec::new(),
     };
-    for (n, line) in text.lines().enumerate() {
-        st.line(line.trim())
-            .map_err(|m| ReadError::new(WHAT, n + 1, m))?;
-    }
+    lines::each_statement(WHAT, text, |line, pending| st.line(line, pending))?;
     st.end_table();
     st.b.finish().map_err(|m| ReadError::new(WHAT, 0, m))
 }
@@ -36,7 +32,6 @@ pub fn read(text: &str) -> Result<Readback, ReadError> {
 struct State {
     b: Builder,
     table: Option<(TableIdx, &'static str)>,
-    pending: Option<Provenance>,
     /// User chains whose policy becomes a last rule when the table ends.
     policies: Vec<(TableIdx, ChainId, Verdict)>,
 }
@@ -69,15 +64,8 @@ impl State {
         self.table = None;
     }
 
-    fn line(&mut self, line: &str) -> Result<(), String> {
-        if line.is_empty() {
-            return Ok(());
-        }
-        if let Some(c) = line.strip_prefix('#') {
-            self.pending = provenance::parse(c);
-            return Ok(());
-        }
-        let pending = self.pending.take();
+    /// A statement line; `pending` is the provenance comment above it.
+    fn line(&mut self, line: &str, pending: Option<Provenance>) -> Result<(), String> {
         if let Some(name) = line.strip_prefix('*') {
             self.end_table();
             let name = ["filter", "nat", "broute"]

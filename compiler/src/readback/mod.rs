@@ -34,6 +34,7 @@ use ir::{ChainId, Ruleset};
 
 mod build;
 pub mod ebtables;
+mod lines;
 pub mod nft_json;
 pub mod nft_text;
 pub mod provenance;

@@ -18,7 +18,7 @@ use ir::{
 };
 
 use super::build::{self, Builder, TableIdx};
-use super::{provenance, values, ReadError, Readback};
+use super::{lines, provenance, values, ReadError, Readback};
 
 const WHAT: &str = "nft script";
 
@@ -27,18 +27,10 @@ pub fn read(text: &str) -> Result<Readback, ReadError> {
     let mut st = State {
         b: Builder::default(),
         ctx: Ctx::Top,
-        pending: None,
     };
-    for (n, line) in text.lines().enumerate() {
-        st.line(line.trim())
-            .map_err(|message| ReadError::new(WHAT, n + 1, message))?;
-    }
+    lines::each_statement(WHAT, text, |line, pending| st.line(line, pending))?;
     if !matches!(st.ctx, Ctx::Top) {
-        return Err(ReadError::new(
-            WHAT,
-            text.lines().count(),
-            "the script ends inside a block".into(),
-        ));
+        return Err(lines::at_end(WHAT, text, "the script ends inside a block"));
     }
     st.b.finish().map_err(|m| ReadError::new(WHAT, 0, m))
 }
@@ -62,22 +54,11 @@ enum Ctx {
 struct State {
     b: Builder,
     ctx: Ctx,
-    /// The provenance comment just read, for the next rule.
-    pending: Option<Provenance>,
 }
 
 impl State {
-    fn line(&mut self, line: &str) -> Result<(), String> {
-        if line.is_empty() {
-            return Ok(());
-        }
-        if let Some(c) = line.strip_prefix('#') {
-            // Any other comment (a "left out" remark) ends the provenance's
-            // claim on the next rule.
-            self.pending = provenance::parse(c);
-            return Ok(());
-        }
-        let pending = self.pending.take();
+    /// A statement line; `pending` is the provenance comment above it.
+    fn line(&mut self, line: &str, pending: Option<Provenance>) -> Result<(), String> {
         match std::mem::replace(&mut self.ctx, Ctx::Top) {
             Ctx::Top => self.top(line),
             Ctx::Table(t) => self.in_table(t, line),

@@ -23,7 +23,7 @@ use ir::{
 };
 
 use super::build::{Builder, TableIdx};
-use super::{provenance, values, ReadError, Readback};
+use super::{lines, provenance, values, ReadError, Readback};
 
 /// Reads restore input of `family` (`Family::Ip` for iptables, `Ip6` for ip6tables).
 pub fn read(text: &str, family: Family) -> Result<Readback, ReadError> {
@@ -42,18 +42,10 @@ pub fn read(text: &str, family: Family) -> Result<Readback, ReadError> {
         family,
         ip,
         table: None,
-        pending: None,
     };
-    for (n, line) in text.lines().enumerate() {
-        st.line(line.trim())
-            .map_err(|m| ReadError::new(what, n + 1, m))?;
-    }
+    lines::each_statement(what, text, |line, pending| st.line(line, pending))?;
     if st.table.is_some() {
-        return Err(ReadError::new(
-            what,
-            text.lines().count(),
-            "the last table has no COMMIT".into(),
-        ));
+        return Err(lines::at_end(what, text, "the last table has no COMMIT"));
     }
     st.b.finish().map_err(|m| ReadError::new(what, 0, m))
 }
@@ -64,7 +56,6 @@ struct State {
     ip: IpFamily,
     /// The table being read and its name.
     table: Option<(TableIdx, &'static str)>,
-    pending: Option<Provenance>,
 }
 
 /// iptables' tables.
@@ -131,15 +122,8 @@ pub(crate) fn unquote(w: &str) -> String {
 }
 
 impl State {
-    fn line(&mut self, line: &str) -> Result<(), String> {
-        if line.is_empty() {
-            return Ok(());
-        }
-        if let Some(c) = line.strip_prefix('#') {
-            self.pending = provenance::parse(c);
-            return Ok(());
-        }
-        let pending = self.pending.take();
+    /// A statement line; `pending` is the provenance comment above it.
+    fn line(&mut self, line: &str, pending: Option<Provenance>) -> Result<(), String> {
         if let Some(name) = line.strip_prefix('*') {
             if self.table.is_some() {
                 return Err("a table starts before the last one was committed".into());

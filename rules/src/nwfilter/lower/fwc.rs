@@ -28,13 +28,12 @@
 //! can be loaded before the guest's tap device exists.
 
 use ir::{
-    ChainId, ChainKind, ChainType, Family, Field, Hook, KeyType, Map, MapId, MapRef, Name,
-    Notation, Ownership, Policy, Provenance, Rule, Ruleset, Table as IrTable, Value, Verdict,
+    ChainId, ChainKind, Family, Field, Hook, KeyType, MapId, Name, Notation, Ownership, Rule,
+    Ruleset, Table as IrTable, Value, Verdict,
 };
 
-use super::libvirt_nft::{
-    guard, instances, plan, same_ip_set, sorted, sub_chains, Fidelity, Planned, Sorted, Table,
-};
+use super::libvirt_nft::{same_ip_set, Fidelity, Table};
+use super::nft_shared::{lower_rules, Dispatch, PortSink};
 use super::Port;
 use crate::layout::LowerError;
 
@@ -86,27 +85,16 @@ pub fn lower(ports: &[Port]) -> Result<Ruleset, LowerError> {
     let t = rs.table_mut(Family::Bridge, &name(TABLE)?, Ownership::Owned);
     let mut maps = Vec::new();
     for (pass, hook, priority, key, ..) in PASSES {
-        let map = t.add_map(Map {
-            name: name(&format!("ports_{pass}"))?,
-            key: vec![KeyType::Ifname],
-            interval: false,
-            elements: Vec::new(),
-        });
-        let kind = ChainKind::Base {
+        let map = Dispatch {
+            map: name(&format!("ports_{pass}"))?,
+            key_type: KeyType::Ifname,
+            chain: name(pass)?,
             hook,
-            ty: ChainType::Filter,
             priority,
-            policy: Policy::Accept,
-        };
-        let c = t.add_chain(name(pass)?, kind, Ownership::Owned);
-        t.chain_mut(c).rules.push(Rule::new(
-            Provenance::Layout("dispatch to the ports' chains by interface name"),
-            vec![],
-            Some(Verdict::Vmap {
-                key: vec![key],
-                map: MapRef::Named(map),
-            }),
-        ));
+            key,
+            why: "dispatch to the ports' chains by interface name",
+        }
+        .add_to(t);
         maps.push(map);
     }
     // A set, not a search of the table's chains: binding N ports stays linear.
@@ -143,21 +131,32 @@ fn name(text: &str) -> Result<Name, LowerError> {
     })
 }
 
-/// A port's chains: its four pass chains (in the order of [`PASSES`]) and
-/// its layer-2 sub-chains.
-struct PortChains {
-    ifname: String,
-    passes: [ChainId; 4],
-    subs: Vec<(String, ChainId)>,
+/// The port's pass chain of a layer and direction; `passes` are in the
+/// order of [`PASSES`].
+fn pass(passes: &[ChainId; 4], table: Table, inbound: bool) -> ChainId {
+    let i = PASSES
+        .iter()
+        .position(|p| p.4 == inbound && p.5 == table)
+        .expect("every pass exists");
+    passes[i]
 }
 
-impl PortChains {
-    fn pass(&self, table: Table, inbound: bool) -> ChainId {
-        let i = PASSES
-            .iter()
-            .position(|p| p.4 == inbound && p.5 == table)
-            .expect("every pass exists");
-        self.passes[i]
+/// fwc's one table, as the place a port's sub-chains and rules go.
+struct PortTable<'a> {
+    t: &'a mut IrTable,
+    ifname: &'a str,
+}
+
+impl PortSink for PortTable<'_> {
+    fn add_sub_chain(&mut self, name: &str) -> Result<ChainId, String> {
+        let ifname = self.ifname;
+        let n = Name::new(name)
+            .map_err(|e| format!("no chain can be named after port {ifname}: {e}"))?;
+        Ok(self.t.add_chain(n, ChainKind::Regular, Ownership::Owned))
+    }
+
+    fn add_rule(&mut self, _: Table, chain: ChainId, rule: Rule) {
+        self.t.chain_mut(chain).rules.push(rule);
     }
 }
 
@@ -186,65 +185,9 @@ fn lower_port(t: &mut IrTable, maps: &[MapId], port: &Port) -> Result<(), LowerE
         );
         t.maps[maps[i].0].elements.push(element);
     }
-    let mut chains = PortChains {
-        ifname: ifname.to_owned(),
-        passes,
-        subs: Vec::new(),
-    };
-    let rules = sorted(&port.rules);
-    let subs = sub_chains(&rules);
-    for step in plan(&rules, &subs) {
-        match step {
-            Planned::Rule(i) => add_rule(t, &chains, &rules[i])?,
-            Planned::SubChain(i) => {
-                let sub = &subs[i];
-                for (wanted, dir) in [(sub.inbound, "in"), (sub.outbound, "out")] {
-                    if !wanted {
-                        continue;
-                    }
-                    let n = chain_name(&format!("{}-{dir}", sub.suffix))?;
-                    let id = t.add_chain(n.clone(), ChainKind::Regular, Ownership::Owned);
-                    let parent = chains.pass(Table::Ethernet, dir == "in");
-                    t.chain_mut(parent).rules.push(Rule::new(
-                        Provenance::Layout("jump to a filter chain"),
-                        guard(sub.kind).into_iter().collect(),
-                        Some(Verdict::Jump(id)),
-                    ));
-                    chains.subs.push((n.to_string(), id));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Adds the nft rules of one nwfilter rule to the port's chains.
-fn add_rule(t: &mut IrTable, chains: &PortChains, r: &Sorted<'_>) -> Result<(), LowerError> {
-    for inst in instances(r.rule, Fidelity::Fwc)? {
-        let chain = if r.rule.chain.is_root() || inst.table == Table::Inet {
-            chains.pass(inst.table, inst.inbound)
-        } else {
-            let dir = if inst.inbound { "in" } else { "out" };
-            let wanted = format!("{}-{}-{dir}", chains.ifname, r.rule.chain.as_str());
-            chains
-                .subs
-                .iter()
-                .find(|(n, _)| *n == wanted)
-                .map(|(_, id)| *id)
-                .ok_or_else(|| LowerError {
-                    at: r.rule.rule.source.clone(),
-                    message: format!("no chain {wanted} for filter chain {}", r.rule.chain),
-                })?
-        };
-        let mut rule = Rule::new(
-            Provenance::Input(r.rule.rule.source.clone()),
-            inst.matches.into_iter().map(plain_numbers).collect(),
-            inst.verdict,
-        );
-        rule.comment = inst.comment;
-        t.chain_mut(chain).rules.push(rule);
-    }
-    Ok(())
+    let mut sink = PortTable { t, ifname };
+    let root = |table, inbound| pass(&passes, table, inbound);
+    lower_rules(&mut sink, port, ifname, root, Fidelity::Fwc, plain_numbers)
 }
 
 /// A match with numbers written the plain way every target reads: ether

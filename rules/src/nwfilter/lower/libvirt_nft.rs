@@ -30,13 +30,14 @@ mod instance;
 use std::net::Ipv4Addr;
 
 use ir::{
-    ChainId, ChainKind, ChainType, Commands, Comment, Family, Field, Hook, KeyType, Map, MapId,
-    MapRef, Match, Name, Notation, Ownership, Policy, Provenance, Rule, Ruleset, Set, Spelling,
-    Step, Table as IrTable, Value, Verdict,
+    ChainId, ChainKind, Commands, Comment, Family, Field, Hook, KeyType, MapId, Match, Name,
+    Notation, Ownership, Provenance, Rule, Ruleset, Set, Spelling, Step, Table as IrTable, Value,
+    Verdict,
 };
 
 pub(crate) use instance::{instances, Fidelity, Table};
 
+use super::nft_shared::{lower_rules, Dispatch, PortSink};
 use super::Port;
 use crate::layout::LowerError;
 use crate::nwfilter::{ChainKind as FilterChain, InstantiatedRule};
@@ -87,27 +88,16 @@ fn base_table(table: &str, spelling: Spelling, priority: i32) -> IrTable {
         (VMAP_IN, Hook::Postrouting, "postrouting", Field::Oif),
         (VMAP_OUT, Hook::Prerouting, "prerouting", Field::Iif),
     ] {
-        let m = t.add_map(Map {
-            name: name(map),
-            key: vec![KeyType::IfIndex],
-            interval: false,
-            elements: Vec::new(),
-        });
-        let kind = ChainKind::Base {
+        Dispatch {
+            map: name(map),
+            key_type: KeyType::IfIndex,
+            chain: name(chain),
             hook,
-            ty: ChainType::Filter,
             priority,
-            policy: Policy::Accept,
-        };
-        let c = t.add_chain(name(chain), kind, Ownership::Owned);
-        t.chain_mut(c).rules.push(Rule::new(
-            Provenance::Layout("dispatch to the interfaces' chains"),
-            vec![],
-            Some(Verdict::Vmap {
-                key: vec![key],
-                map: MapRef::Named(m),
-            }),
-        ));
+            key,
+            why: "dispatch to the interfaces' chains",
+        }
+        .add_to(&mut t);
     }
     t
 }
@@ -151,6 +141,16 @@ pub(crate) struct SubChain {
     pub inbound: bool,
     /// Whether ethernet rules of direction `out` (or `inout`) use it.
     pub outbound: bool,
+}
+
+impl PortSink for Builder {
+    fn add_sub_chain(&mut self, name: &str) -> Result<ChainId, String> {
+        self.chain(Table::Ethernet, name)
+    }
+
+    fn add_rule(&mut self, table: Table, chain: ChainId, rule: Rule) {
+        self.append(table, chain, rule);
+    }
 }
 
 impl Builder {
@@ -197,10 +197,9 @@ impl Builder {
             message,
         };
         let ifname = port.ifname.as_str();
-        let rules = sorted(&port.rules);
-        let subs = sub_chains(&rules);
-        let root_in = format!("n-{ifname}-in");
-        let root_out = format!("n-{ifname}-out");
+        let prefix = format!("n-{ifname}");
+        let root_in = format!("{prefix}-in");
+        let root_out = format!("{prefix}-out");
         let mut roots = [[ChainId(0); 2]; 2];
         for (i, chain) in [&root_in, &root_out].into_iter().enumerate() {
             for (j, t) in [Table::Ethernet, Table::Inet].into_iter().enumerate() {
@@ -211,75 +210,9 @@ impl Builder {
             let j = usize::from(t == Table::Inet);
             roots[j][usize::from(!inbound)]
         };
-        let mut chains: Vec<(String, ChainId)> = Vec::new();
-        let sub_name = |r: &Sorted<'_>, inbound: bool| {
-            let dir = if inbound { "in" } else { "out" };
-            format!("n-{ifname}-{}-{dir}", r.rule.chain.as_str())
-        };
-        for step in plan(&rules, &subs) {
-            match step {
-                Planned::Rule(i) => self.emit(&rules[i], &chains, &sub_name, root)?,
-                Planned::SubChain(i) => {
-                    let sub = &subs[i];
-                    let prefix = format!("n-{ifname}-{}", sub.suffix);
-                    let dirs = [
-                        (sub.inbound, "in", root(Table::Ethernet, true)),
-                        (sub.outbound, "out", root(Table::Ethernet, false)),
-                    ];
-                    for (wanted, dir, parent) in dirs {
-                        if !wanted {
-                            continue;
-                        }
-                        let chain_name = format!("{prefix}-{dir}");
-                        let id = self.chain(Table::Ethernet, &chain_name).map_err(fail)?;
-                        let jump = Rule::new(
-                            Provenance::Layout("jump to a filter chain"),
-                            guard(sub.kind).into_iter().collect(),
-                            Some(Verdict::Jump(id)),
-                        );
-                        self.append(Table::Ethernet, parent, jump);
-                        chains.push((chain_name, id));
-                    }
-                }
-            }
-        }
+        lower_rules(self, port, &prefix, root, Fidelity::Libvirt, |m| m)?;
         self.activate(port, Field::Oif, "postrouting", VMAP_IN, |t| root(t, true));
         self.activate(port, Field::Iif, "prerouting", VMAP_OUT, |t| root(t, false));
-        Ok(())
-    }
-
-    /// Appends the nft rules of one nwfilter rule: root-chain and layer-3
-    /// rules to the port's root chains, the others to their sub-chain
-    /// (named by `sub`).
-    fn emit(
-        &mut self,
-        r: &Sorted<'_>,
-        chains: &[(String, ChainId)],
-        sub: &dyn Fn(&Sorted<'_>, bool) -> String,
-        root: impl Fn(Table, bool) -> ChainId,
-    ) -> Result<(), LowerError> {
-        for inst in instances(r.rule, Fidelity::Libvirt)? {
-            let chain = if r.rule.chain.is_root() || inst.table == Table::Inet {
-                root(inst.table, inst.inbound)
-            } else {
-                let wanted = sub(r, inst.inbound);
-                chains
-                    .iter()
-                    .find(|(n, _)| *n == wanted)
-                    .map(|(_, id)| *id)
-                    .ok_or_else(|| LowerError {
-                        at: r.rule.rule.source.clone(),
-                        message: format!("no chain {wanted} for filter chain {}", r.rule.chain),
-                    })?
-            };
-            let mut rule = Rule::new(
-                Provenance::Input(r.rule.rule.source.clone()),
-                inst.matches,
-                inst.verdict,
-            );
-            rule.comment = inst.comment;
-            self.append(inst.table, chain, rule);
-        }
         Ok(())
     }
 

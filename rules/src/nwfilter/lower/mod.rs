@@ -15,6 +15,7 @@ pub mod ebiptables;
 pub mod fwc;
 mod l2_fields;
 pub mod libvirt_nft;
+mod nft_shared;
 
 /// One guest interface with the filter rules bound to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
