@@ -13,6 +13,8 @@
 //!   cannot reach the host's DNS over TCP; the doctor names the table and
 //!   chain; the fix (a marked insert) lets it through; teardown restores the
 //!   table exactly.
+//! * Docker with br_netfilter: guests on one bridge cannot reach each
+//!   other; the doctor finds the guest ↔ guest flow and the fix restores it.
 //! * UFW: its chains are rebuilt from `before.rules` on reload, so the fix
 //!   changes nothing and prints lines for that file; installing exactly
 //!   those lines lets the traffic through.
@@ -287,6 +289,68 @@ fn nftables_input_drop_is_found_and_fixed_with_a_marked_insert() {
         "nft -ae insert rule inet ufwlike input ",
         || host.guest_to_host(DNS),
     );
+}
+
+/// A third machine on the NAT network's bridge, beside g1: g3 at
+/// 192.168.100.11, listening on the topology's port. Dropped with the test.
+fn guest_beside_g1(host: &Host) -> (fwc_tests::netns::Netns, topology::Listener) {
+    let g3 = fwc_tests::netns::Netns::new();
+    let batch = |ns: &compiler::netns::Netns, commands: &str| {
+        ns.run("ip", &["-batch", "-"], Some(commands))
+            .unwrap_or_else(|f| panic!("adding g3 in {}: {f}", ns.name()));
+    };
+    batch(
+        &host.topology.host,
+        &format!(
+            "link add vg3 type veth peer name eth0 netns {}\nlink set vg3 master virbr10 up\n",
+            g3.name()
+        ),
+    );
+    batch(
+        &g3,
+        "link set lo up\naddr add 192.168.100.11/24 dev eth0\nlink set eth0 up\n",
+    );
+    let listener = topology::listen(&g3, topology::PORT);
+    (g3, listener)
+}
+
+/// With br_netfilter on (Docker loads it), frames between two guests on
+/// one bridge cross the IP forward hook, so Docker's `FORWARD` drop cuts
+/// guests off from each other too: the doctor finds the guest ↔ guest flow
+/// and the fix's `DOCKER-USER` rule restores it.
+#[test]
+fn docker_forward_drop_cuts_guests_on_one_bridge_through_br_netfilter() {
+    let test = "docker_forward_drop_cuts_guests_on_one_bridge_through_br_netfilter";
+    if !may_run(test, Topology::unavailable()) {
+        return;
+    }
+    let host = Host::build();
+    host.topology
+        .host
+        .run(
+            "sysctl",
+            &["-qw", "net.bridge.bridge-nf-call-iptables=1"],
+            None,
+        )
+        .unwrap_or_else(|f| panic!("br_netfilter's switch: {f}"));
+    let (_g3, _listener) = guest_beside_g1(&host);
+    let g3: std::net::IpAddr = "192.168.100.11".parse().unwrap();
+    let g1_to_g3 = || topology::connect(host.topology.netns(Machine::G1), g3, topology::PORT);
+    assert!(g1_to_g3().connected(), "fwc's rules alone let guests meet");
+    host.topology
+        .host
+        .xtables_restore(false, DOCKER)
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(g1_to_g3(), Outcome::TimedOut);
+
+    let found = host.doctor(&[]);
+    assert!(
+        found
+            .stdout
+            .contains("blocked: guest → guest on the bridge"),
+        "{found}"
+    );
+    found_fixed_and_torn_down(&host, "ip filter FORWARD", "--insert DOCKER-USER", g1_to_g3);
 }
 
 /// What UFW leaves in `filter` (trimmed): input and forward drop by

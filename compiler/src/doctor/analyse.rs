@@ -14,7 +14,7 @@ use ir::{ChainId, ChainKind, Family, Hook, Ownership, Provenance, Ruleset, Table
 use super::compiled::Compiled;
 use super::drift;
 use super::finding::{Blocked, Cause, Diagnosis, Drift, Manager};
-use super::flows::{self, Uplinks};
+use super::flows::{self, Host};
 use super::live::{key, Live};
 use crate::readback::render;
 
@@ -41,7 +41,7 @@ pub fn analyse(
     compiled: &Compiled,
     live: &Live,
     expected: Result<&Live, &str>,
-    uplinks: &Uplinks,
+    host: &Host,
 ) -> Analysis {
     let fallback;
     let (exp, mut notes) = match expected {
@@ -59,7 +59,7 @@ pub fn analyse(
     let part = Partition::new(compiled, live, exp);
     let eval = EvalSet::new(compiled, live, &part);
     let fwc_only = FwcOnly::new(compiled);
-    let flows = flows::flows(&compiled.networks, uplinks);
+    let flows = flows::flows(&compiled.networks, host);
     let mut d = Diagnosis {
         flows,
         ..Diagnosis::default()

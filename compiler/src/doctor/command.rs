@@ -14,7 +14,7 @@ use crate::cli::{print_diagnostics, LayoutArg, MessageFormat, TargetArg, EXIT_BA
 
 use super::analyse::{analyse, Analysis};
 use super::compiled::{CompileError, Compiled};
-use super::flows::Uplinks;
+use super::flows::Host;
 use super::live::{self, Live};
 use super::report;
 
@@ -181,15 +181,16 @@ pub fn diagnose(args: &DoctorArgs) -> Result<Analysis, u8> {
         EXIT_BAD_INPUT
     })?;
     let expected = live::expected(&compiled);
-    let uplinks = if args.live.is_some() {
-        Uplinks::default()
+    // A saved listing says nothing of the host's routes or br_netfilter.
+    let host = if args.live.is_some() {
+        Host::default()
     } else {
-        Uplinks::of_host()
+        Host::of_current()
     };
     Ok(analyse(
         &compiled,
         &live,
         expected.as_ref().map_err(String::as_str),
-        &uplinks,
+        &host,
     ))
 }

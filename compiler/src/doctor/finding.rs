@@ -17,6 +17,10 @@ pub enum FlowKind {
     /// A machine beyond the host opens a connection to a guest (routed
     /// and open networks).
     OutsideToGuest,
+    /// Guests on one bridge reaching each other, when br_netfilter hands
+    /// bridged frames to the IP hooks (as Docker hosts have it), so that
+    /// IP forward chains judge them.
+    GuestToGuest,
     /// DHCPv4 from a guest to the host (udp 67).
     Dhcp,
     /// DHCPv6 from a guest to the host (udp 547).

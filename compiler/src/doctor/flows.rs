@@ -1,7 +1,8 @@
 //! The traffic a set of networks must let through the host, as flows of
 //! realistic packets: guests reaching the outside and its replies (and the
-//! outside reaching guests on routed and open networks), and guests using
-//! the host's DHCP, DNS and TFTP.
+//! outside reaching guests on routed and open networks), guests reaching
+//! each other across their bridge when br_netfilter sends bridged frames
+//! through the IP hooks, and guests using the host's DHCP, DNS and TFTP.
 //!
 //! Each flow carries the packet it sends at every hook it traverses and the
 //! narrowest matches ([`Flow::allow`]) that admit it, which is all a fix
@@ -28,6 +29,59 @@ pub struct Uplinks {
     pub v4: Option<String>,
     /// The IPv6 default route's device.
     pub v6: Option<String>,
+}
+
+/// What the flows depend on in the host itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Host {
+    /// The interfaces towards the outside.
+    pub uplinks: Uplinks,
+    /// Whether bridged IPv4 / IPv6 frames cross the IP hooks
+    /// (`net.bridge.bridge-nf-call-iptables` / `-ip6tables` with
+    /// br_netfilter loaded): then IP forward chains, a foreign `FORWARD`
+    /// drop included, judge traffic between guests on one bridge.
+    pub bridge_nf: BridgeNf,
+}
+
+/// br_netfilter's per-family switches (both off when it is not loaded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BridgeNf {
+    /// `net.bridge.bridge-nf-call-iptables`.
+    pub v4: bool,
+    /// `net.bridge.bridge-nf-call-ip6tables`.
+    pub v6: bool,
+}
+
+impl Host {
+    /// The current namespace's uplinks and br_netfilter switches.
+    pub fn of_current() -> Host {
+        Host {
+            uplinks: Uplinks::of_host(),
+            bridge_nf: BridgeNf::of_current(),
+        }
+    }
+}
+
+impl BridgeNf {
+    /// The switches of the current namespace, read from
+    /// `/proc/sys/net/bridge` (absent without br_netfilter: both off).
+    pub fn of_current() -> BridgeNf {
+        let on = |name: &str| {
+            std::fs::read_to_string(format!("/proc/sys/net/bridge/{name}"))
+                .is_ok_and(|v| v.trim() == "1")
+        };
+        BridgeNf {
+            v4: on("bridge-nf-call-iptables"),
+            v6: on("bridge-nf-call-ip6tables"),
+        }
+    }
+
+    fn of(self, family: IpFamily) -> bool {
+        match family {
+            IpFamily::V4 => self.v4,
+            IpFamily::V6 => self.v6,
+        }
+    }
 }
 
 impl Uplinks {
@@ -62,7 +116,7 @@ impl Uplinks {
 
 /// Every flow `networks` need, in a stable order: by network name, then
 /// kind, then family.
-pub fn flows(networks: &[Network], uplinks: &Uplinks) -> Vec<Flow> {
+pub fn flows(networks: &[Network], host: &Host) -> Vec<Flow> {
     let mut out = Vec::new();
     for n in networks {
         let Some(bridge) = &n.bridge else { continue };
@@ -73,8 +127,11 @@ pub fn flows(networks: &[Network], uplinks: &Uplinks) -> Vec<Flow> {
             let Some(ip) = n.ips.iter().find(|ip| ip.family() == family) else {
                 continue;
             };
-            let net = Net::new(n, bridge, ip, uplinks);
+            let net = Net::new(n, bridge, ip, &host.uplinks);
             net.forwarding(&mut out);
+            if host.bridge_nf.of(family) {
+                net.between_guests(&mut out);
+            }
             net.to_host(n, family, &mut out);
         }
     }
@@ -288,6 +345,31 @@ impl<'a> Net<'a> {
         }
     }
 
+    /// Two guests on the bridge: with br_netfilter, their frames cross
+    /// prerouting, forward and postrouting with the bridge as both input
+    /// and output interface (the ports are physdev matters), replies too.
+    fn between_guests(&self, out: &mut Vec<Flow>) {
+        let other = [3, 4]
+            .map(|k| nth(&self.subnet, k))
+            .into_iter()
+            .find(|a| *a != self.host && *a != self.guest)
+            .expect("two of three addresses differ from two");
+        let mut p = Packet {
+            iif: Some(self.bridge.to_string()),
+            saddr: Some(self.guest),
+            daddr: Some(other),
+            ..Packet::default()
+        }
+        .l4(L4Proto::Tcp, 443);
+        p.ct.new = true;
+        out.push(self.flow(
+            FlowKind::GuestToGuest,
+            "guest → guest on the bridge (br_netfilter), tcp/443",
+            self.forwarded(&p, &self.bridge.to_string()),
+            vec![self.iif(), self.oif()],
+        ));
+    }
+
     /// A forwarded packet at prerouting (no output interface yet), forward
     /// and postrouting.
     fn forwarded(&self, p: &Packet, oif: &str) -> Vec<(Hook, Packet)> {
@@ -438,7 +520,7 @@ mod tests {
 
     #[test]
     fn a_nat_network_needs_forwarding_replies_dhcp_and_dns() {
-        let f = flows(&[network(NAT)], &Uplinks::default());
+        let f = flows(&[network(NAT)], &Host::default());
         assert_eq!(
             kinds(&f),
             [
@@ -490,11 +572,56 @@ mod tests {
     }
 
     #[test]
+    fn guests_on_one_bridge_need_each_other_only_through_br_netfilter() {
+        let iso = "<network><name>iso</name><bridge name='virbr1'/>\
+             <ip address='10.0.0.1' netmask='255.255.255.0'/>\
+             <ip family='ipv6' address='fd00::1' prefix='64'/></network>";
+        let of = |bridge_nf| {
+            let host = Host {
+                bridge_nf,
+                ..Host::default()
+            };
+            flows(&[network(iso)], &host)
+                .into_iter()
+                .filter(|f| f.kind == FlowKind::GuestToGuest)
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            of(BridgeNf::default()).is_empty(),
+            "bridged frames skip IP hooks"
+        );
+        let v4_only = of(BridgeNf {
+            v4: true,
+            v6: false,
+        });
+        assert_eq!(v4_only.len(), 1);
+        let f = &v4_only[0];
+        assert_eq!(f.family, IpFamily::V4);
+        let hooks: Vec<Hook> = f.steps.iter().map(|(h, _)| *h).collect();
+        assert_eq!(hooks, [Hook::Prerouting, Hook::Forward, Hook::Postrouting]);
+        let p = &f.steps[1].1;
+        assert_eq!(
+            (p.iif.as_deref(), p.oif.as_deref()),
+            (Some("virbr1"), Some("virbr1"))
+        );
+        assert_eq!(p.saddr, Some("10.0.0.2".parse().unwrap()));
+        assert_eq!(p.daddr, Some("10.0.0.3".parse().unwrap()));
+        let allow: Vec<String> = f.allow.iter().map(|m| m.to_string()).collect();
+        assert_eq!(allow, ["iifname \"virbr1\"", "oifname \"virbr1\""]);
+        let both = of(BridgeNf { v4: true, v6: true });
+        let families: Vec<IpFamily> = both.iter().map(|f| f.family).collect();
+        assert_eq!(families, [IpFamily::V4, IpFamily::V6]);
+    }
+
+    #[test]
     fn the_uplink_is_the_forward_dev_then_the_default_route() {
         let dev = NAT.replace("<forward mode='nat'/>", "<forward mode='nat' dev='eth1'/>");
-        let up = Uplinks {
-            v4: Some("eth0".into()),
-            v6: None,
+        let up = Host {
+            uplinks: Uplinks {
+                v4: Some("eth0".into()),
+                v6: None,
+            },
+            ..Host::default()
         };
         let f = flows(&[network(&dev)], &up);
         assert_eq!(f[0].steps[1].1.oif.as_deref(), Some("eth1"));
@@ -516,7 +643,7 @@ mod tests {
             "<network><name>iso</name><bridge name='virbr1'/>\
              <ip address='10.0.0.1' netmask='255.255.255.0'><tftp root='/srv'/></ip></network>",
         );
-        let f = flows(&[iso], &Uplinks::default());
+        let f = flows(&[iso], &Host::default());
         assert_eq!(
             kinds(&f),
             [FlowKind::DnsUdp, FlowKind::DnsTcp, FlowKind::Tftp].map(|k| (k, IpFamily::V4))
@@ -530,7 +657,7 @@ mod tests {
             "<network><name>r</name><bridge name='virbr2'/><forward mode='route'/>\
              <ip family='ipv6' address='fd00::1' prefix='64'><dhcp><range start='fd00::10' end='fd00::20'/></dhcp></ip></network>",
         );
-        let f = flows(&[routed], &Uplinks::default());
+        let f = flows(&[routed], &Host::default());
         assert_eq!(
             kinds(&f),
             [
@@ -555,14 +682,14 @@ mod tests {
         let br = network(
             "<network><name>host</name><bridge name='br0'/><forward mode='bridge'/></network>",
         );
-        assert!(flows(&[br], &Uplinks::default()).is_empty());
+        assert!(flows(&[br], &Host::default()).is_empty());
     }
 
     /// Every flow's packets pass its own `allow` matches at the hooks where
     /// the matched fields exist: a fix built from them lets the flow through.
     #[test]
     fn allow_matches_admit_the_flows_packets() {
-        let f = flows(&[network(NAT)], &Uplinks::default());
+        let f = flows(&[network(NAT)], &Host::default());
         for flow in &f {
             let mut rs = ir::Ruleset::default();
             let t = rs.table_mut(

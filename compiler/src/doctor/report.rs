@@ -163,6 +163,7 @@ pub fn kind_name(k: FlowKind) -> &'static str {
         FlowKind::GuestToOutside => "guest-to-outside",
         FlowKind::OutsideReplies => "outside-replies",
         FlowKind::OutsideToGuest => "outside-to-guest",
+        FlowKind::GuestToGuest => "guest-to-guest",
         FlowKind::Dhcp => "dhcp",
         FlowKind::Dhcp6 => "dhcp6",
         FlowKind::DhcpReply => "dhcp-reply",

@@ -11,7 +11,7 @@ use serde_json::{json, Value as Json};
 use super::analyse::{analyse, manager, Analysis};
 use super::compiled::Compiled;
 use super::finding::{Blocked, Cause, Diagnosis, Drift, FlowKind, Manager};
-use super::flows::Uplinks;
+use super::flows::Host;
 use super::live::Live;
 use super::report;
 use crate::cli::{LayoutArg, TargetArg};
@@ -90,8 +90,12 @@ fn fwc_table() -> Vec<Json> {
 }
 
 fn analysis(c: &Compiled, text: &str) -> Analysis {
+    analysis_on(c, text, &Host::default())
+}
+
+fn analysis_on(c: &Compiled, text: &str, host: &Host) -> Analysis {
     let live = Live::read(text).expect("listing reads");
-    analyse(c, &live, Err("unit test"), &Uplinks::default())
+    analyse(c, &live, Err("unit test"), host)
 }
 
 /// The analysis of fwc's nft rules for `default.xml` on a host that also
@@ -581,7 +585,7 @@ fn live_analysis(c: &Compiled, ns: &Netns) -> Analysis {
     let saves = super::live::saves(&|tool| ns.run(tool, &[], None).ok());
     let live = Live::read_with_saves(&text, &saves).unwrap();
     let expected = super::live::expected(c).expect("fwc's setup loads");
-    analyse(c, &live, Ok(&expected), &Uplinks::default())
+    analyse(c, &live, Ok(&expected), &Host::default())
 }
 
 #[test]
@@ -715,6 +719,11 @@ fn fwcs_own_rules_pass_every_flow_of_every_corpus_network() {
             "/../../shared/corpus/libvirt/network"
         ),
     ];
+    // With br_netfilter on, so guest ↔ guest flows are checked too.
+    let bridged = Host {
+        bridge_nf: super::flows::BridgeNf { v4: true, v6: true },
+        ..Host::default()
+    };
     let mut checked = 0;
     for dir in dirs {
         let mut paths: Vec<_> = std::fs::read_dir(dir)
@@ -732,7 +741,7 @@ fn fwcs_own_rules_pass_every_flow_of_every_corpus_network() {
                     let Ok(c) = Compiled::new(&files, None, target, layout) else {
                         continue;
                     };
-                    let a = analysis(&c, &listing(Vec::new()));
+                    let a = analysis_on(&c, &listing(Vec::new()), &bridged);
                     assert!(
                         a.diagnosis.blocked.is_empty() && a.diagnosis.drift.is_empty(),
                         "{} {target:?} {layout:?}: {}",
