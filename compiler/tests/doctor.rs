@@ -156,9 +156,14 @@ fn doctor_in(ns: &Netns, dir: &Path, extra: &[&str]) -> Output {
         .expect("run ip netns exec fwc")
 }
 
-/// A namespace with the bridge and fwc's nft setup of default.xml loaded.
-fn loaded(dir: &Path) -> Netns {
+/// A namespace with the bridge and fwc's nft setup of default.xml loaded,
+/// with br_netfilter handing bridged IPv4 frames to the IP hooks or not
+/// (which decides whether guest ↔ guest is a flow the doctor judges).
+fn loaded(dir: &Path, bridge_nf: bool) -> Netns {
     let ns = Netns::create("fwc-doctor-cli").unwrap();
+    let switch = format!("net.bridge.bridge-nf-call-iptables={}", u8::from(bridge_nf));
+    ns.run("sysctl", &["-qw", &switch], None)
+        .unwrap_or_else(|f| panic!("br_netfilter's switch (is br_netfilter loaded?): {f}"));
     ns.add_bridge("virbr0").unwrap();
     let setup = fwc(dir, &["compile", "default.xml", "--target", "nft"]);
     assert!(setup.status.success(), "{}", stderr(&setup));
@@ -172,10 +177,16 @@ fn kernel_a_host_with_only_fwcs_rules_exits_0_and_says_so() {
         return;
     }
     let dir = dir_with(&[("default.xml", DEFAULT)]);
-    let ns = loaded(dir.path());
-    let o = doctor_in(&ns, dir.path(), &["--target", "nft"]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    assert_eq!(stdout(&o), "fwc doctor: all 6 flows pass; no drift\n");
+    // Guests on one bridge are a seventh flow when br_netfilter is on.
+    for (bridge_nf, flows) in [(false, 6), (true, 7)] {
+        let ns = loaded(dir.path(), bridge_nf);
+        let o = doctor_in(&ns, dir.path(), &["--target", "nft"]);
+        assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+        assert_eq!(
+            stdout(&o),
+            format!("fwc doctor: all {flows} flows pass; no drift\n")
+        );
+    }
 }
 
 #[test]
@@ -184,7 +195,7 @@ fn kernel_docker_and_drift_are_found_on_the_live_host() {
         return;
     }
     let dir = dir_with(&[("default.xml", DEFAULT)]);
-    let ns = loaded(dir.path());
+    let ns = loaded(dir.path(), true);
     ns.xtables_restore(
         false,
         "*filter\n:FORWARD DROP [0:0]\n:DOCKER-USER - [0:0]\n-A FORWARD -j DOCKER-USER\n\
@@ -213,8 +224,17 @@ fn kernel_docker_and_drift_are_found_on_the_live_host() {
         ),
         "{out}"
     );
+    // With br_netfilter, Docker's FORWARD drop also cuts guests off from
+    // each other.
     assert!(
-        out.ends_with("fwc doctor: 2 of 6 flows blocked by foreign rules; 1 drift finding\n"),
+        out.contains(
+            "blocked: guest → guest on the bridge (br_netfilter), tcp/443 (default: virbr0 \
+             192.168.122.0/24)\n  by: ip filter FORWARD (hook forward, priority 0): policy drop"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("fwc doctor: 3 of 7 flows blocked by foreign rules; 1 drift finding\n"),
         "{out}"
     );
 }
