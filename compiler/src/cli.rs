@@ -97,6 +97,30 @@ pub enum MessageFormat {
     Json,
 }
 
+/// The inputs of a command that loads fwc's rules (`check`, `doctor`) and
+/// how the rules are compiled from them.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Input files; a directory means every *.xml in it, sorted by name.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// The target whose setup and teardown scripts are loaded (for
+    /// doctor: the one fwc's rules are loaded with on this host; iptables
+    /// covers ip6tables too).
+    #[arg(long, value_enum)]
+    pub target: TargetArg,
+
+    /// The layout of tables and chains.
+    #[arg(long, value_enum, default_value_t = LayoutArg::Fwc)]
+    pub layout: LayoutArg,
+
+    /// A directory of <filter> files that <filterref>s resolve to, as for
+    /// `fwc compile`.
+    #[arg(long, value_name = "DIR")]
+    pub filters: Option<PathBuf>,
+}
+
 /// Arguments of `fwc compile`.
 #[derive(Debug, Args)]
 pub struct CompileArgs {

@@ -48,6 +48,26 @@ pub fn missing(tools: &[&str]) -> Option<String> {
     })
 }
 
+/// Whether CI demands the kernel tests (`FWC_REQUIRE_KERNEL=1`): a test
+/// that cannot use the kernel then fails instead of skipping.
+pub fn required() -> bool {
+    std::env::var("FWC_REQUIRE_KERNEL").is_ok_and(|v| v == "1")
+}
+
+/// Whether test `test` may go on: `reason` is why it cannot use the kernel
+/// (`None`: it can). Prints `SKIP test: reason` and returns false, or
+/// panics when [`required`]. The skip convention of every kernel test.
+pub fn may_run(test: &str, reason: Option<String>) -> bool {
+    let Some(reason) = reason else {
+        return true;
+    };
+    if required() {
+        panic!("{test}: kernel test cannot run but FWC_REQUIRE_KERNEL=1: {reason}");
+    }
+    eprintln!("SKIP {test}: {reason}");
+    false
+}
+
 /// Where `tool` is: on `PATH`, or in the sbin directories that a non-login
 /// root shell may leave off it.
 pub fn which(tool: &str) -> Option<PathBuf> {

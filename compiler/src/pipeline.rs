@@ -440,17 +440,7 @@ fn duplicate(
 
 /// The span of the element name a provenance points at (`<ip` of `<ip …>`).
 fn element_span(file: &SourceFile, at: &ir::Source) -> Option<std::ops::Range<usize>> {
-    let start = file.offset_of(at.line, at.column)?;
-    let rest = file.slice(start..file.text().len());
-    let len = match rest.strip_prefix('<') {
-        Some(name) => {
-            1 + name
-                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-                .unwrap_or(name.len())
-        }
-        None => at.element.len().min(rest.len()),
-    };
-    Some(start..start + len)
+    file.span_at(at, |rest| at.element.len().min(rest.len()))
 }
 
 fn find_file<'a>(files: &'a [Arc<SourceFile>], at: &ir::Source) -> Option<&'a Arc<SourceFile>> {

@@ -109,6 +109,24 @@ impl SourceFile {
         (saturate(line + 1), saturate(column))
     }
 
+    /// The span a provenance position names: an element's `<name` (`<ip` of
+    /// `<ip …>`) when the position is a start tag, else as many bytes as
+    /// `other` finds in the text from the position on. `None` when the
+    /// position is outside the file.
+    pub fn span_at(&self, at: &ir::Source, other: impl FnOnce(&str) -> usize) -> Option<Span> {
+        let start = self.offset_of(at.line, at.column)?;
+        let rest = self.slice(start..self.text().len());
+        let len = match rest.strip_prefix('<') {
+            Some(name) => {
+                1 + name
+                    .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                    .unwrap_or(name.len())
+            }
+            None => other(rest),
+        };
+        Some(start..start + len)
+    }
+
     /// The byte offset of a 1-based line and character column, if the file
     /// has such a position (the inverse of [`SourceFile::line_col`]).
     pub fn offset_of(&self, line: u32, column: u32) -> Option<usize> {

@@ -37,14 +37,8 @@ fn read(path: &Path) -> String {
 /// Whether make is here; in CI (FWC_REQUIRE_KERNEL=1) it must be.
 fn make_available() -> bool {
     let found = Command::new("make").arg("--version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("FWC_REQUIRE_KERNEL").is_none(),
-            "make is required here (apt-get install -y make)"
-        );
-        println!("SKIP build recipe: `make` not found (apt-get install -y make)");
-    }
-    found
+    let why = (!found).then(|| "`make` not found (apt-get install -y make)".to_owned());
+    compiler::netns::may_run("build recipe", why)
 }
 
 /// Writes `text` to `path` with a modification time clearly after `than`,

@@ -19,14 +19,7 @@ fn fwc(args: &[&str]) -> Output {
 
 /// Whether the kernel can be used; prints why not, or panics when required.
 fn kernel(test: &str) -> bool {
-    let Some(why) = compiler::netns::unavailable() else {
-        return true;
-    };
-    if std::env::var("FWC_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
-        panic!("{test}: kernel test cannot run but FWC_REQUIRE_KERNEL=1: {why}");
-    }
-    eprintln!("SKIP {test}: {why}");
-    false
+    compiler::netns::may_run(test, compiler::netns::unavailable())
 }
 
 /// The step lines fwc check prints for a network on `virbr0` that passes.

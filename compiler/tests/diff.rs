@@ -36,17 +36,8 @@ fn corpus() -> Vec<PathBuf> {
     v
 }
 
-const NET: &str = "<network>
-  <name>default</name>
-  <bridge name='virbr0'/>
-  <forward mode='nat'/>
-  <ip address='192.168.122.1' netmask='255.255.255.0'>
-    <dhcp>
-      <range start='192.168.122.2' end='192.168.122.254'/>
-    </dhcp>
-  </ip>
-</network>
-";
+/// libvirt's default NAT network (DHCP on), shared by the compiler's tests.
+const NET: &str = include_str!("common/default.xml");
 
 /// A directory with `old/net.xml` and `new/net.xml`.
 fn versions(old: &str, new: &str) -> tempfile::TempDir {
@@ -354,16 +345,7 @@ fn kernel_available(test: &str) -> bool {
     } else {
         None
     };
-    match reason {
-        None => true,
-        Some(r) if std::env::var("FWC_REQUIRE_KERNEL").is_ok_and(|v| v == "1") => {
-            panic!("{test}: kernel test cannot run but FWC_REQUIRE_KERNEL=1: {r}")
-        }
-        Some(r) => {
-            eprintln!("SKIP {test}: {r}");
-            false
-        }
-    }
+    compiler::netns::may_run(test, reason.map(str::to_owned))
 }
 
 #[test]

@@ -12,17 +12,8 @@ use compiler::netns::Netns;
 mod common;
 use common::{dir_with, fwc, fwc_stdin, stderr, stdout};
 
-const DEFAULT: &str = "<network>
-  <name>default</name>
-  <bridge name='virbr0'/>
-  <forward mode='nat'/>
-  <ip address='192.168.122.1' netmask='255.255.255.0'>
-    <dhcp>
-      <range start='192.168.122.2' end='192.168.122.254'/>
-    </dhcp>
-  </ip>
-</network>
-";
+/// libvirt's default NAT network (DHCP on), shared by the compiler's tests.
+const DEFAULT: &str = include_str!("common/default.xml");
 
 /// A listing with a UFW-like nftables table whose input policy drops, in
 /// the shape `nft -j list ruleset` prints.
@@ -128,14 +119,7 @@ fn unreadable_live_rulesets_and_bad_inputs_exit_2() {
 
 /// Whether the kernel can be used; prints why not, or panics when required.
 fn kernel(test: &str) -> bool {
-    let Some(why) = compiler::netns::unavailable() else {
-        return true;
-    };
-    if std::env::var("FWC_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
-        panic!("{test}: kernel test cannot run but FWC_REQUIRE_KERNEL=1: {why}");
-    }
-    eprintln!("SKIP {test}: {why}");
-    false
+    compiler::netns::may_run(test, compiler::netns::unavailable())
 }
 
 /// `fwc doctor` run inside `ns` (`ip netns exec`), on its live ruleset.

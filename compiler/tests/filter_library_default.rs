@@ -33,7 +33,7 @@ const VARS: [&str; 4] = [
 ];
 
 /// Whether `test` may go on; prints why not, or panics when
-/// FWC_REQUIRE_KERNEL=1 (the convention of tests/src/netns.rs).
+/// FWC_REQUIRE_KERNEL=1 (see `compiler::netns::may_run`).
 fn may_run(test: &str) -> bool {
     let reason = match Command::new("unshare").args(["-m", "true"]).output() {
         Err(e) => format!("cannot run unshare: {e}"),
@@ -42,11 +42,7 @@ fn may_run(test: &str) -> bool {
         }
         Ok(_) => return true,
     };
-    if std::env::var("FWC_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
-        panic!("{test}: cannot run but FWC_REQUIRE_KERNEL=1: {reason}");
-    }
-    eprintln!("SKIP {test}: {reason}");
-    false
+    compiler::netns::may_run(test, Some(reason))
 }
 
 /// Runs fwc in `dir` with `etc` mounted over /etc, in a mount namespace of

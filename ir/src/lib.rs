@@ -48,6 +48,6 @@ pub use ruleset::{
 };
 pub use validate::{validate, validate_with, Limits, ValidationError};
 pub use value::{
-    AddrRange, Comment, CtDirection, CtStates, Ifname, IntRange, L4Proto, MacAddr, Name, Notation,
-    PortRange, SetDir, TcpFlagSet, ValueError,
+    name_of_value, value_named, AddrRange, Comment, CtDirection, CtStates, Ifname, IntRange,
+    L4Proto, MacAddr, Name, Notation, PortRange, SetDir, TcpFlagSet, ValueError,
 };

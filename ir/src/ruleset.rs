@@ -130,6 +130,19 @@ pub enum ChainKind {
     Regular,
 }
 
+impl ChainKind {
+    /// A base chain on `hook` whose policy accepts: the usual way to attach
+    /// rules without deciding for packets no rule matches.
+    pub fn accepting(hook: Hook, ty: ChainType, priority: i32) -> ChainKind {
+        ChainKind::Base {
+            hook,
+            ty,
+            priority,
+            policy: Policy::Accept,
+        }
+    }
+}
+
 /// Who creates and deletes an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Ownership {

@@ -580,6 +580,14 @@ mod tests {
     use crate::value::{Name, PortRange};
     use crate::{IpFamily, Nat};
 
+    /// Any base chain will do for these tests; one literal keeps them short.
+    const FORWARD_FILTER: ChainKind = ChainKind::Base {
+        hook: Hook::Forward,
+        ty: ChainType::Filter,
+        priority: 0,
+        policy: Policy::Accept,
+    };
+
     fn name(s: &str) -> Name {
         Name::new(s).unwrap()
     }
@@ -602,16 +610,7 @@ mod tests {
         let mut rs = Ruleset::default();
         let t = rs.table_mut(Family::Ip, &name("t"), Ownership::Owned);
         let reg = t.add_chain(name("reg"), ChainKind::Regular, Ownership::Owned);
-        let fwd = t.add_chain(
-            name("fwd"),
-            ChainKind::Base {
-                hook: Hook::Forward,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Accept,
-            },
-            Ownership::Owned,
-        );
+        let fwd = t.add_chain(name("fwd"), FORWARD_FILTER, Ownership::Owned);
         t.chain_mut(fwd)
             .rules
             .push(rule(vec![], Some(Verdict::Jump(reg))));
@@ -623,16 +622,7 @@ mod tests {
         let mut rs = Ruleset::default();
         let t = rs.table_mut(Family::Ip, &name("t"), Ownership::Owned);
         let long = t.add_chain(name(&"c".repeat(29)), ChainKind::Regular, Ownership::Owned);
-        let fwd = t.add_chain(
-            name("fwd"),
-            ChainKind::Base {
-                hook: Hook::Forward,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Accept,
-            },
-            Ownership::Owned,
-        );
+        let fwd = t.add_chain(name("fwd"), FORWARD_FILTER, Ownership::Owned);
         t.add_chain(name("fwd"), ChainKind::Regular, Ownership::Owned);
         t.chain_mut(fwd).rules = vec![
             rule(vec![], Some(Verdict::Jump(ChainId(42)))),
@@ -777,16 +767,7 @@ mod tests {
         assert_eq!(validate_with(&rs, Limits::XTABLES), Ok(()));
         let t = &mut rs.tables[0];
         t.chain_mut(fo).staging = Some(name("FJ-vnet0"));
-        let fwd = t.add_chain(
-            name("FORWARD"),
-            ChainKind::Base {
-                hook: Hook::Forward,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Accept,
-            },
-            Ownership::External,
-        );
+        let fwd = t.add_chain(name("FORWARD"), FORWARD_FILTER, Ownership::External);
         t.chain_mut(fwd).staging = Some(name(&"x".repeat(29)));
         t.chain_mut(fwd).end_policy = Some(Policy::Drop);
         let m = messages(&rs, Limits::XTABLES);

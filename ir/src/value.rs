@@ -434,6 +434,23 @@ impl TcpFlagSet {
     }
 }
 
+/// The value called `name` (any ASCII case) in a table of names, the way
+/// libvirt and the tools read symbolic names (protocols, ethertypes, flags).
+pub fn value_named<T: Copy>(names: &[(&str, T)], name: &str) -> Option<T> {
+    names
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| *v)
+}
+
+/// The first name `value` has in a table of names, for printing it back.
+pub fn name_of_value<T: Copy + PartialEq>(
+    names: &[(&'static str, T)],
+    value: T,
+) -> Option<&'static str> {
+    names.iter().find(|(_, v)| *v == value).map(|(n, _)| *n)
+}
+
 /// The direction of a packet within its connection (`ct direction`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CtDirection {
@@ -567,6 +584,19 @@ pub enum L4Proto {
 }
 
 impl L4Proto {
+    /// Every protocol, in declaration order.
+    pub const ALL: [L4Proto; 9] = [
+        L4Proto::Tcp,
+        L4Proto::Udp,
+        L4Proto::Sctp,
+        L4Proto::Udplite,
+        L4Proto::Icmp,
+        L4Proto::Icmpv6,
+        L4Proto::Igmp,
+        L4Proto::Esp,
+        L4Proto::Ah,
+    ];
+
     /// The name nft and iptables both use.
     pub fn name(self) -> &'static str {
         match self {

@@ -14,24 +14,6 @@ use serde_json::Value as Json;
 
 pub use compiler::netns::*;
 
-/// Whether CI demands the kernel tests (a skip is then a failure).
-pub fn required() -> bool {
-    std::env::var("FWC_REQUIRE_KERNEL").is_ok_and(|v| v == "1")
-}
-
-/// Whether `test` may go on: `reason` is why it cannot (`None`: it can).
-/// Prints the reason and returns false, or panics when [`required`].
-pub fn may_run(test: &str, reason: Option<String>) -> bool {
-    let Some(reason) = reason else {
-        return true;
-    };
-    if required() {
-        panic!("{test}: kernel test cannot run but FWC_REQUIRE_KERNEL=1: {reason}");
-    }
-    eprintln!("SKIP {test}: {reason}");
-    false
-}
-
 /// A private network namespace for a test, deleted on drop.
 #[derive(Debug)]
 pub struct Netns(compiler::netns::Netns);

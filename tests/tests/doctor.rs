@@ -27,17 +27,14 @@
 
 use std::path::{Path, PathBuf};
 
-use compiler::doctor::finding::{Blocked, Cause, Diagnosis, Flow, FlowKind, Manager};
+use compiler::doctor::finding::{Blocked, Diagnosis, Flow, FlowKind, Manager};
 use compiler::doctor::fix;
 use compiler::netns::differences;
 use compiler::pipeline::{compile_paths, Options};
 use emitters::{Direction, Target};
 use fwc_tests::netns::may_run;
 use fwc_tests::topology::{self, Machine, Outcome, Topology, NAT_NETWORK};
-use ir::eval::Decision;
-use ir::{
-    CtStates, Family, Field, Hook, Ifname, IpFamily, L4Proto, Match, Policy, PortRange, Value,
-};
+use ir::{CtStates, Family, Field, Hook, Ifname, IpFamily, L4Proto, Match, PortRange, Value};
 use rules::layout::Layout;
 use serde_json::Value as Json;
 
@@ -473,19 +470,7 @@ fn hand_built_diagnosis() -> Diagnosis {
             Manager::Docker => (Family::Ip, "filter", "FORWARD", Hook::Forward),
             _ => (Family::Inet, "ufwlike", "input", Hook::Input),
         };
-        Blocked {
-            flow,
-            hook,
-            family,
-            table: table.into(),
-            base_chain: chain.into(),
-            chain: chain.into(),
-            priority: 0,
-            decision: Decision::Drop,
-            cause: Cause::Policy(Policy::Drop),
-            manager,
-            fwc_rule: None,
-        }
+        Blocked::policy_drop(flow, manager, (family, table, chain), hook)
     };
     Diagnosis {
         flows: vec![

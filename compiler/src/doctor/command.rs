@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::{print_diagnostics, LayoutArg, MessageFormat, TargetArg, EXIT_BAD_INPUT, EXIT_OK};
+use crate::cli::{print_diagnostics, LayoutArg, MessageFormat, RulesArgs, EXIT_BAD_INPUT, EXIT_OK};
 
 use super::analyse::{analyse, Analysis};
 use super::compiled::{CompileError, Compiled};
@@ -24,23 +24,9 @@ pub const EXIT_TROUBLE: u8 = 1;
 /// Arguments of `fwc doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Input files or directories, as for `fwc compile`.
-    #[arg(required = true, value_name = "INPUT")]
-    pub inputs: Vec<PathBuf>,
-
-    /// The target fwc's rules are loaded with on this host (iptables
-    /// covers ip6tables too).
-    #[arg(long, value_enum)]
-    pub target: TargetArg,
-
-    /// The layout of tables and chains.
-    #[arg(long, value_enum, default_value_t = LayoutArg::Fwc)]
-    pub layout: LayoutArg,
-
-    /// A directory of <filter> files that <filterref>s resolve to, as for
-    /// `fwc compile`.
-    #[arg(long, value_name = "DIR")]
-    pub filters: Option<PathBuf>,
+    /// The inputs and how fwc's rules on this host are compiled from them.
+    #[command(flatten)]
+    pub rules: RulesArgs,
 
     /// Read a saved `nft -j list ruleset` from FILE (`-` for standard
     /// input) instead of listing this namespace's ruleset. The uplink is
@@ -63,12 +49,13 @@ impl DoctorArgs {
     /// This command line with `--fix`, for the report's hint.
     fn fix_command(&self) -> String {
         let mut words = vec!["fwc doctor".to_owned()];
-        words.extend(self.inputs.iter().map(|p| p.display().to_string()));
-        words.push(format!("--target {}", value_name(self.target)));
-        if self.layout != LayoutArg::Fwc {
-            words.push(format!("--layout {}", value_name(self.layout)));
+        let r = &self.rules;
+        words.extend(r.inputs.iter().map(|p| p.display().to_string()));
+        words.push(format!("--target {}", value_name(r.target)));
+        if r.layout != LayoutArg::Fwc {
+            words.push(format!("--layout {}", value_name(r.layout)));
         }
-        if let Some(f) = &self.filters {
+        if let Some(f) = &r.filters {
             words.push(format!("--filters {}", f.display()));
         }
         if let Some(l) = &self.live {
@@ -151,12 +138,13 @@ pub fn run(args: &DoctorArgs) -> u8 {
 /// Compiles the inputs, reads the live ruleset and analyses them; `Err` is
 /// the exit code after the reason was printed.
 pub fn diagnose(args: &DoctorArgs) -> Result<Analysis, u8> {
-    let files = crate::pipeline::load_paths(&args.inputs).map_err(|d| {
+    let r = &args.rules;
+    let files = crate::pipeline::load_paths(&r.inputs).map_err(|d| {
         print_diagnostics(&d, MessageFormat::Human);
         EXIT_BAD_INPUT
     })?;
-    let compiled = Compiled::new(&files, args.filters.as_deref(), args.target, args.layout)
-        .map_err(|e| {
+    let compiled =
+        Compiled::new(&files, r.filters.as_deref(), r.target, r.layout).map_err(|e| {
             match e {
                 CompileError::Inputs(d) => {
                     print_diagnostics(&d, MessageFormat::Human);

@@ -124,6 +124,32 @@ pub struct Blocked {
     pub fwc_rule: Option<(Provenance, String)>,
 }
 
+impl Blocked {
+    /// Flow `flow` dropped by the policy of base chain `chain` (priority 0)
+    /// of a foreign table, with no fwc rule named: a manager's default
+    /// drop, as when building findings by hand.
+    pub fn policy_drop(
+        flow: usize,
+        manager: Manager,
+        (family, table, chain): (Family, &str, &str),
+        hook: Hook,
+    ) -> Blocked {
+        Blocked {
+            flow,
+            hook,
+            family,
+            table: table.into(),
+            base_chain: chain.into(),
+            chain: chain.into(),
+            priority: 0,
+            decision: Decision::Drop,
+            cause: Cause::Policy(Policy::Drop),
+            manager,
+            fwc_rule: None,
+        }
+    }
+}
+
 /// One of fwc's own objects that is missing or altered on the live host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Drift {

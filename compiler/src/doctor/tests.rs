@@ -19,17 +19,8 @@ use crate::netns::Netns;
 use crate::readback::nft_json::{complete_from_save, read_live};
 use crate::source::SourceFile;
 
-const DEFAULT: &str = "<network>
-  <name>default</name>
-  <bridge name='virbr0'/>
-  <forward mode='nat'/>
-  <ip address='192.168.122.1' netmask='255.255.255.0'>
-    <dhcp>
-      <range start='192.168.122.2' end='192.168.122.254'/>
-    </dhcp>
-  </ip>
-</network>
-";
+/// libvirt's default NAT network (DHCP on), shared by the compiler's tests.
+const DEFAULT: &str = include_str!("../../tests/common/default.xml");
 
 fn compiled(target: TargetArg, layout: LayoutArg) -> Compiled {
     let files = [SourceFile::new("default.xml", DEFAULT)];
@@ -557,14 +548,8 @@ fn a_blocked_flow_or_drift_is_trouble() {
 /// Whether the kernel can be used; prints why not, or panics when
 /// `FWC_REQUIRE_KERNEL=1` (as CI sets it).
 fn kernel(test: &str) -> bool {
-    let Some(why) = crate::netns::missing(&["ip", "nft", "iptables-restore"]) else {
-        return true;
-    };
-    if std::env::var("FWC_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
-        panic!("{test}: kernel test cannot run but FWC_REQUIRE_KERNEL=1: {why}");
-    }
-    eprintln!("SKIP {test}: {why}");
-    false
+    let why = crate::netns::missing(&["ip", "nft", "iptables-restore"]);
+    crate::netns::may_run(test, why)
 }
 
 /// A namespace with fwc's setup of `c` loaded (and its bridges).

@@ -80,6 +80,33 @@ impl<'a> Reader<'a> {
             .push(Diagnostic::error(code, message).at(self.file, span, label));
     }
 
+    /// [`Reader::error`] with a note that says more than the label can.
+    fn error_noted(
+        &mut self,
+        code: Code,
+        message: String,
+        span: Span,
+        label: &str,
+        note: impl Into<String>,
+    ) {
+        self.diags.push(
+            Diagnostic::error(code, message)
+                .at(self.file, span, label)
+                .note(note),
+        );
+    }
+
+    /// Reports the value of `a` as not a valid `what`; `label` says what
+    /// was expected.
+    fn invalid(&mut self, code: Code, a: &Attribute, what: &str, label: &str) {
+        self.error(
+            code,
+            format!("invalid {what} '{}'", shown(&a.value)),
+            a.value_span.clone(),
+            label,
+        );
+    }
+
     /// The provenance of an element: its start tag.
     pub(crate) fn source(&self, el: &Element) -> Source {
         self.file.ir_source(el.span.start, &el.name)
@@ -116,17 +143,16 @@ impl<'a> Reader<'a> {
     /// Reports attribute `a` of `el` as unknown; `accepts` lists the
     /// attributes `el` takes.
     fn unknown_attr(&mut self, el: &Element, a: &Attribute, accepts: &str) {
-        self.diags.push(
-            Diagnostic::error(
-                Code::UnknownAttribute,
-                format!(
-                    "attribute '{}' is not allowed in <{}>",
-                    shown(&a.name),
-                    el.name
-                ),
-            )
-            .at(self.file, a.name_span.clone(), "unknown attribute")
-            .note(format!("<{}> accepts: {accepts}", el.name)),
+        self.error_noted(
+            Code::UnknownAttribute,
+            format!(
+                "attribute '{}' is not allowed in <{}>",
+                shown(&a.name),
+                el.name
+            ),
+            a.name_span.clone(),
+            "unknown attribute",
+            format!("<{}> accepts: {accepts}", el.name),
         );
     }
 
@@ -140,17 +166,16 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn unknown_child(&mut self, parent: &Element, child: &Element, expected: &str) {
-        self.diags.push(
-            Diagnostic::error(
-                Code::UnknownElement,
-                format!(
-                    "unknown element <{}> in <{}>",
-                    shown(&child.name),
-                    parent.name
-                ),
-            )
-            .at(self.file, child.name_span.clone(), "unknown element")
-            .note(format!("<{}> may contain {expected}", parent.name)),
+        self.error_noted(
+            Code::UnknownElement,
+            format!(
+                "unknown element <{}> in <{}>",
+                shown(&child.name),
+                parent.name
+            ),
+            child.name_span.clone(),
+            "unknown element",
+            format!("<{}> may contain {expected}", parent.name),
         );
     }
 
@@ -159,10 +184,10 @@ impl<'a> Reader<'a> {
         match a.value.trim_start().parse::<i32>() {
             Ok(p) if (Filter::MIN_PRIORITY..=Filter::MAX_PRIORITY).contains(&p) => Some(p),
             _ => {
-                self.error(
+                self.invalid(
                     Code::BadValue,
-                    format!("invalid {what} priority '{}'", shown(&a.value)),
-                    a.value_span.clone(),
+                    a,
+                    &format!("{what} priority"),
                     "expected a number from -1000 to 1000",
                 );
                 None
@@ -179,12 +204,7 @@ impl<'a> Reader<'a> {
             Some(a) => match ChainName::new(&a.value) {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    self.error(
-                        Code::BadValue,
-                        format!("invalid chain name '{}'", shown(&a.value)),
-                        a.value_span.clone(),
-                        &format!("the name {e}"),
-                    );
+                    self.invalid(Code::BadValue, a, "chain name", &format!("the name {e}"));
                     None
                 }
             },
@@ -218,10 +238,10 @@ impl<'a> Reader<'a> {
         let action = self.required(el, "action").and_then(|a| {
             let v = Action::from_name(&a.value);
             if v.is_none() {
-                self.error(
+                self.invalid(
                     Code::BadValue,
-                    format!("invalid rule action '{}'", shown(&a.value)),
-                    a.value_span.clone(),
+                    a,
+                    "rule action",
                     "expected drop, accept, reject, return or continue",
                 );
             }
@@ -230,10 +250,10 @@ impl<'a> Reader<'a> {
         let direction = self.required(el, "direction").and_then(|a| {
             let v = Direction::from_name(&a.value);
             if v.is_none() {
-                self.error(
+                self.invalid(
                     Code::BadValue,
-                    format!("invalid rule direction '{}'", shown(&a.value)),
-                    a.value_span.clone(),
+                    a,
+                    "rule direction",
                     "expected in, out or inout",
                 );
             }
@@ -249,10 +269,10 @@ impl<'a> Reader<'a> {
                 "0" | "false" => Some(false),
                 "1" | "true" => Some(true),
                 _ => {
-                    self.error(
+                    self.invalid(
                         Code::BadValue,
-                        format!("invalid statematch '{}'", shown(&a.value)),
-                        a.value_span.clone(),
+                        a,
+                        "statematch",
                         "expected true or false (or 1 or 0)",
                     );
                     None
@@ -265,13 +285,12 @@ impl<'a> Reader<'a> {
         for child in &el.children {
             let Some(kind) = ProtocolKind::from_element(&child.name) else {
                 let all: Vec<_> = ProtocolKind::ALL.iter().map(|k| k.element()).collect();
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::UnknownElement,
-                        format!("unknown protocol element <{}>", shown(&child.name)),
-                    )
-                    .at(self.file, child.name_span.clone(), "not a protocol element")
-                    .note(format!("a <rule> holds one of: {}", all.join(", "))),
+                self.error_noted(
+                    Code::UnknownElement,
+                    format!("unknown protocol element <{}>", shown(&child.name)),
+                    child.name_span.clone(),
+                    "not a protocol element",
+                    format!("a <rule> holds one of: {}", all.join(", ")),
                 );
                 continue;
             };
@@ -315,13 +334,8 @@ impl<'a> Reader<'a> {
             Some(a) => match a.value.as_str() {
                 "no" => true,
                 "yes" => false,
-                v => {
-                    self.error(
-                        Code::BadValue,
-                        format!("invalid match '{}'", shown(v)),
-                        a.value_span.clone(),
-                        "expected yes or no",
-                    );
+                _ => {
+                    self.invalid(Code::BadValue, a, "match", "expected yes or no");
                     false
                 }
             },
@@ -383,12 +397,7 @@ impl<'a> Reader<'a> {
                     source: self.file.ir_source(a.value_span.start, element),
                 })),
                 Err(why) => {
-                    self.error(
-                        Code::BadValue,
-                        format!("invalid variable reference '{}'", shown(&a.value)),
-                        a.value_span.clone(),
-                        &why,
-                    );
+                    self.invalid(Code::BadValue, a, "variable reference", &why);
                     None
                 }
             };
@@ -402,12 +411,7 @@ impl<'a> Reader<'a> {
                     ValueKind::U16 if a.name.contains("port") => Code::BadPort,
                     _ => Code::BadValue,
                 };
-                self.error(
-                    code,
-                    format!("invalid {} '{}'", kind.noun(), shown(&a.value)),
-                    a.value_span.clone(),
-                    &why,
-                );
+                self.invalid(code, a, kind.noun(), &why);
                 None
             }
         }
@@ -468,26 +472,21 @@ impl<'a> Reader<'a> {
             };
             let mut ok = true;
             if !values::is_var_name(&n.value) {
-                self.error(
+                self.invalid(
                     Code::BadValue,
-                    format!("invalid parameter name '{}'", shown(&n.value)),
-                    n.value_span.clone(),
+                    n,
+                    "parameter name",
                     "expected letters, digits and '_'",
                 );
                 ok = false;
             }
             if !values::is_var_value(&v.value) {
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::BadValue,
-                        format!("invalid parameter value '{}'", shown(&v.value)),
-                    )
-                    .at(
-                        self.file,
-                        v.value_span.clone(),
-                        "expected letters, digits, '_', '.' and ':'",
-                    )
-                    .note("libvirt silently ignores such a parameter"),
+                self.error_noted(
+                    Code::BadValue,
+                    format!("invalid parameter value '{}'", shown(&v.value)),
+                    v.value_span.clone(),
+                    "expected letters, digits, '_', '.' and ':'",
+                    "libvirt silently ignores such a parameter",
                 );
                 ok = false;
             }

@@ -124,10 +124,8 @@ fn name_of<'n, T: Copy>(
         let word: IResult<&str, &str> =
             take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_')(i);
         let (rest, w) = word?;
-        names
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(w))
-            .map(|(_, v)| (rest, *v))
+        ir::value_named(names, w)
+            .map(|v| (rest, v))
             .ok_or_else(|| nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Tag)))
     }
 }
@@ -167,16 +165,21 @@ fn state(text: &str) -> Option<StateSet> {
     })
 }
 
-const TCP_FLAGS: [(&str, u8); 8] = [
-    ("FIN", 0x01),
-    ("SYN", 0x02),
-    ("RST", 0x04),
-    ("PSH", 0x08),
-    ("ACK", 0x10),
-    ("URG", 0x20),
-    ("ALL", 0x3f),
-    ("NONE", 0),
-];
+/// The words `flags='...'` accepts: libvirt's six flag names, `ALL` and
+/// `NONE`.
+const TCP_FLAGS: [(&str, u8); 8] = {
+    let [fin, syn, rst, psh, ack, urg] = TcpFlags::NAMES;
+    [
+        fin,
+        syn,
+        rst,
+        psh,
+        ack,
+        urg,
+        ("ALL", TcpFlags::ALL),
+        ("NONE", 0),
+    ]
+};
 
 /// `MASK/SET`; an empty side is no flags (libvirt reads `PSH/` as `PSH/NONE`).
 fn tcp_flags(text: &str) -> Option<TcpFlags> {
@@ -218,11 +221,9 @@ fn number_or_name(text: &str, max: u64, names: &[(&'static str, u64)]) -> Option
     number(text, max, true).or_else(|| whole(name_of(names), text))
 }
 
-fn ethertype_names() -> Vec<(&'static str, u64)> {
-    EtherType::NAMES
-        .iter()
-        .map(|(n, v)| (*n, u64::from(*v)))
-        .collect()
+/// A name table with its values widened for [`number_or_name`].
+fn widened<T: Copy + Into<u64>>(names: &[(&'static str, T)]) -> Vec<(&'static str, u64)> {
+    names.iter().map(|(n, v)| (*n, (*v).into())).collect()
 }
 
 /// Parses `text` as a value of `kind`, as libvirt reads that attribute.
@@ -271,29 +272,19 @@ pub fn parse(kind: ValueKind, text: &str) -> Result<Value, String> {
             "false" | "no" | "0" => Some(Value::Bool(false)),
             _ => None,
         },
-        ValueKind::MacProtocol => number_or_name(text, 0xffff, &ethertype_names())
+        ValueKind::MacProtocol => number_or_name(text, 0xffff, &widened(&EtherType::NAMES))
             .filter(|n| *n >= 0x600)
             .map(|n| Value::EtherType(EtherType(n as u16))),
         ValueKind::VlanId => number(text, 0xffff, true)
             .and_then(|n| VlanId::new(n as u16))
             .map(Value::VlanId),
-        ValueKind::VlanEncap => number_or_name(text, 0xffff, &ethertype_names())
+        ValueKind::VlanEncap => number_or_name(text, 0xffff, &widened(&EtherType::NAMES))
             .filter(|n| *n >= 0x3c)
             .map(|n| Value::EtherType(EtherType(n as u16))),
-        ValueKind::ArpOpcode => {
-            let names: Vec<_> = ArpOpcode::NAMES
-                .iter()
-                .map(|(n, v)| (*n, u64::from(*v)))
-                .collect();
-            number_or_name(text, 0xffff, &names).map(|n| Value::ArpOpcode(ArpOpcode(n as u16)))
-        }
-        ValueKind::IpProtocol => {
-            let names: Vec<_> = IpProtocol::NAMES
-                .iter()
-                .map(|(n, v)| (*n, u64::from(*v)))
-                .collect();
-            number_or_name(text, 0xff, &names).map(|n| Value::IpProtocol(IpProtocol(n as u8)))
-        }
+        ValueKind::ArpOpcode => number_or_name(text, 0xffff, &widened(&ArpOpcode::NAMES))
+            .map(|n| Value::ArpOpcode(ArpOpcode(n as u16))),
+        ValueKind::IpProtocol => number_or_name(text, 0xff, &widened(&IpProtocol::NAMES))
+            .map(|n| Value::IpProtocol(IpProtocol(n as u8))),
         ValueKind::State => state(text).map(Value::State),
         ValueKind::TcpFlags => tcp_flags(text).map(Value::TcpFlags),
         ValueKind::IpsetName => IpsetName::new(text).map(Value::IpsetName),

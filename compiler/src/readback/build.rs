@@ -3,7 +3,7 @@
 //! named sets and maps, and the artifact's text of every rule.
 
 use ir::{
-    ChainId, ChainKind, ChainType, Family, Hook, Map, MapId, MapRef, Name, Ownership, Policy, Rule,
+    ChainId, ChainKind, ChainType, Family, Hook, Map, MapId, MapRef, Name, Ownership, Rule,
     Ruleset, Set, SetId, Table, Verdict,
 };
 
@@ -132,12 +132,7 @@ impl Builder {
             Some((hook, ty, priority)) => self.declare_chain(
                 t,
                 chain,
-                ChainKind::Base {
-                    hook,
-                    ty,
-                    priority,
-                    policy: Policy::Accept,
-                },
+                ChainKind::accepting(hook, ty, priority),
                 Ownership::External,
             ),
             None => self.chain(t, chain),

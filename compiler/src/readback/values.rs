@@ -6,17 +6,7 @@ use ipnet::IpNet;
 use ir::{AddrRange, Hook, IpFamily, L4Proto, PortRange};
 
 /// Every protocol the IR names.
-pub(crate) const L4PROTOS: [L4Proto; 9] = [
-    L4Proto::Tcp,
-    L4Proto::Udp,
-    L4Proto::Sctp,
-    L4Proto::Udplite,
-    L4Proto::Icmp,
-    L4Proto::Icmpv6,
-    L4Proto::Igmp,
-    L4Proto::Esp,
-    L4Proto::Ah,
-];
+pub(crate) const L4PROTOS: [L4Proto; 9] = L4Proto::ALL;
 
 /// A hook by nft's name of it.
 pub(crate) fn hook(text: &str) -> Result<Hook, String> {

@@ -22,8 +22,8 @@
 //! can be added or removed on their own.
 
 use ir::{
-    ChainId, ChainKind, ChainType, Family, Field, Hook, L4Proto, Ownership, Policy, Provenance,
-    RejectKind, Rule, Ruleset, Statement, Table, Verdict,
+    ChainId, ChainKind, ChainType, Family, Field, Hook, L4Proto, Ownership, Provenance, RejectKind,
+    Rule, Ruleset, Statement, Table, Verdict,
 };
 
 use super::matches::{daddr, daddr_not, dport, iface, l4proto, related_established, saddr};
@@ -68,12 +68,7 @@ fn name(text: &str) -> ir::Name {
 }
 
 fn base(hook: Hook, ty: ChainType, priority: i32) -> ChainKind {
-    ChainKind::Base {
-        hook,
-        ty,
-        priority,
-        policy: Policy::Accept,
-    }
+    ChainKind::accepting(hook, ty, priority)
 }
 
 /// The chains, and the dispatch from `forward` to the guest chains.

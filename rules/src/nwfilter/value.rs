@@ -410,18 +410,12 @@ impl EtherType {
 
     /// The ethertype called `name` (any case).
     pub fn from_name(name: &str) -> Option<EtherType> {
-        Self::NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| EtherType(*v))
+        ir::value_named(&Self::NAMES, name).map(EtherType)
     }
 
     /// libvirt's name for it, if it has one.
     pub fn name(self) -> Option<&'static str> {
-        Self::NAMES
-            .iter()
-            .find(|(_, v)| *v == self.0)
-            .map(|(n, _)| *n)
+        ir::name_of_value(&Self::NAMES, self.0)
     }
 }
 
@@ -455,18 +449,12 @@ impl ArpOpcode {
 
     /// The opcode called `name` (any case).
     pub fn from_name(name: &str) -> Option<ArpOpcode> {
-        Self::NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| ArpOpcode(*v))
+        ir::value_named(&Self::NAMES, name).map(ArpOpcode)
     }
 
     /// libvirt's name for it, if it has one.
     pub fn name(self) -> Option<&'static str> {
-        Self::NAMES
-            .iter()
-            .find(|(_, v)| *v == self.0)
-            .map(|(n, _)| *n)
+        ir::name_of_value(&Self::NAMES, self.0)
     }
 }
 
@@ -500,35 +488,17 @@ impl IpProtocol {
 
     /// The protocol called `name` (any case).
     pub fn from_name(name: &str) -> Option<IpProtocol> {
-        Self::NAMES
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| IpProtocol(*v))
+        ir::value_named(&Self::NAMES, name).map(IpProtocol)
     }
 
     /// libvirt's name for it, if it has one.
     pub fn name(self) -> Option<&'static str> {
-        Self::NAMES
-            .iter()
-            .find(|(_, v)| *v == self.0)
-            .map(|(n, _)| *n)
+        ir::name_of_value(&Self::NAMES, self.0)
     }
 
     /// The IR's protocol, for the protocols the IR knows.
     pub fn l4proto(self) -> Option<L4Proto> {
-        [
-            L4Proto::Tcp,
-            L4Proto::Udp,
-            L4Proto::Sctp,
-            L4Proto::Udplite,
-            L4Proto::Icmp,
-            L4Proto::Icmpv6,
-            L4Proto::Igmp,
-            L4Proto::Esp,
-            L4Proto::Ah,
-        ]
-        .into_iter()
-        .find(|p| p.number() == self.0)
+        L4Proto::ALL.into_iter().find(|p| p.number() == self.0)
     }
 
     /// Whether libvirt allows port attributes with this protocol (tcp, udp,
@@ -623,15 +593,13 @@ pub struct TcpFlags {
 }
 
 impl TcpFlags {
-    /// Flag names and bits, in libvirt's printing order.
-    pub const NAMES: [(&'static str, u8); 6] = [
-        ("FIN", 0x01),
-        ("SYN", 0x02),
-        ("RST", 0x04),
-        ("PSH", 0x08),
-        ("ACK", 0x10),
-        ("URG", 0x20),
-    ];
+    /// Flag names and bits, in libvirt's printing order: the IR's
+    /// [`ir::TcpFlagSet::NAMES`] without ECE and CWR, which libvirt does
+    /// not know.
+    pub const NAMES: [(&'static str, u8); 6] = {
+        let [fin, syn, rst, psh, ack, urg, _ece, _cwr] = ir::TcpFlagSet::NAMES;
+        [fin, syn, rst, psh, ack, urg]
+    };
     /// All six flags.
     pub const ALL: u8 = 0x3f;
 

@@ -8,7 +8,7 @@
 //! so applying twice adds it once.
 
 use emitters::{emit, Direction, Format, Options, Target};
-use ir::{ChainKind, ChainType, Family, Name, Ownership, Policy, Rule, Ruleset};
+use ir::{ChainKind, ChainType, Family, Name, Ownership, Rule, Ruleset};
 
 use super::{accept_rule, by_hand, chain_label, marker, quote, summary, Entry, Part};
 use crate::doctor::finding::Blocked;
@@ -95,12 +95,7 @@ fn insert(b: &Blocked, table: &str, chain: &str, rule: &Rule) -> Result<String, 
     // matter; the hook and priority are the live chain's.
     let c = t.add_chain(
         chain,
-        ChainKind::Base {
-            hook: b.hook,
-            ty: ChainType::Filter,
-            priority: b.priority,
-            policy: Policy::Accept,
-        },
+        ChainKind::accepting(b.hook, ChainType::Filter, b.priority),
         Ownership::External,
     );
     t.chain_mut(c).rules.push(rule.clone());

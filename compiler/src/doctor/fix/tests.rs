@@ -1,7 +1,6 @@
 //! Unit tests of the fix generator on hand-built diagnoses.
 
-use ir::eval::Decision;
-use ir::{Family, Field, Hook, Ifname, IpFamily, L4Proto, Match, Policy, PortRange, Value};
+use ir::{Family, Field, Hook, Ifname, IpFamily, L4Proto, Match, PortRange, Value};
 
 use super::*;
 use crate::doctor::finding::{Blocked, Cause, Diagnosis, Flow, FlowKind, Manager};
@@ -80,19 +79,7 @@ fn blocked(
     chain: &str,
     hook: Hook,
 ) -> Blocked {
-    Blocked {
-        flow,
-        hook,
-        family,
-        table: table.into(),
-        base_chain: chain.into(),
-        chain: chain.into(),
-        priority: 0,
-        decision: Decision::Drop,
-        cause: Cause::Policy(Policy::Drop),
-        manager,
-        fwc_rule: None,
-    }
+    Blocked::policy_drop(flow, manager, (family, table, chain), hook)
 }
 
 /// Docker's `ip filter FORWARD` dropping flow `flow` by policy.

@@ -281,22 +281,13 @@ fn locate(d: Diagnostic, files: &[Arc<SourceFile>], at: &Source, label: &str) ->
     }
 }
 
-/// The file of `at` and the span it names: an element's `<name` when the
-/// position is a start tag, else an attribute value up to its closing quote.
-/// The file and span of the element at `at`, among `files`.
+/// The file of `at` among `files` and the span it names: an element's
+/// `<name` when the position is a start tag, else an attribute value up to
+/// its closing quote.
 pub fn find<'f>(files: &'f [Arc<SourceFile>], at: &Source) -> Option<(&'f Arc<SourceFile>, Span)> {
     let file = files.iter().find(|f| f.name() == &*at.file)?;
-    let start = file.offset_of(at.line, at.column)?;
-    let rest = file.slice(start..file.text().len());
-    let len = match rest.strip_prefix('<') {
-        Some(name) => {
-            1 + name
-                .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-                .unwrap_or(name.len())
-        }
-        None => rest.find(['\'', '"']).unwrap_or(rest.len()),
-    };
-    Some((file, start..start + len))
+    let span = file.span_at(at, |rest| rest.find(['\'', '"']).unwrap_or(rest.len()))?;
+    Some((file, span))
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 //! interfaces by name, so every interface is an `IifName`/`OifName` match.
 
 use ir::{
-    ChainId, ChainKind, ChainType, Family, Field, Hook, IpFamily, L4Proto, Ownership, Policy,
-    RejectKind, Rule, Ruleset, Statement, Table, Verdict,
+    ChainId, ChainKind, ChainType, Family, Field, Hook, IpFamily, L4Proto, Ownership, RejectKind,
+    Rule, Ruleset, Statement, Table, Verdict,
 };
 
 use super::{link, name, At, Inserts};
@@ -44,12 +44,7 @@ pub(super) fn lower(plans: &[Plan], family: Family) -> Ruleset {
 fn builtin(t: &mut Table, chain: &str, hook: Hook, ty: ChainType, priority: i32) -> ChainId {
     t.add_chain(
         name(chain),
-        ChainKind::Base {
-            hook,
-            ty,
-            priority,
-            policy: Policy::Accept,
-        },
+        ChainKind::accepting(hook, ty, priority),
         Ownership::External,
     )
 }

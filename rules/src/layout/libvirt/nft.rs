@@ -8,8 +8,8 @@
 //! rule in `guest_nat`, which the nft emitter turns into its tc commands.
 
 use ir::{
-    ChainKind, ChainType, Family, Field, Hook, IpFamily, L4Proto, Ownership, Policy, RejectKind,
-    Rule, Ruleset, Statement, Verdict,
+    ChainKind, ChainType, Family, Field, Hook, IpFamily, L4Proto, Ownership, RejectKind, Rule,
+    Ruleset, Statement, Verdict,
 };
 
 use super::{link, name, At, Inserts};
@@ -59,12 +59,7 @@ fn table(rs: &mut Ruleset, family: Family) -> Chains {
     let t = rs.table_mut(family, &name("libvirt_network"), Ownership::Owned);
     let forward = t.add_chain(
         name("forward"),
-        ChainKind::Base {
-            hook: Hook::Forward,
-            ty: ChainType::Filter,
-            priority: 0,
-            policy: Policy::Accept,
-        },
+        ChainKind::accepting(Hook::Forward, ChainType::Filter, 0),
         Ownership::Owned,
     );
     let output = t.add_chain(name("guest_output"), ChainKind::Regular, Ownership::Owned);
@@ -72,12 +67,7 @@ fn table(rs: &mut Ruleset, family: Family) -> Chains {
     let cross = t.add_chain(name("guest_cross"), ChainKind::Regular, Ownership::Owned);
     let nat = t.add_chain(
         name("guest_nat"),
-        ChainKind::Base {
-            hook: Hook::Postrouting,
-            ty: ChainType::Nat,
-            priority: 100,
-            policy: Policy::Accept,
-        },
+        ChainKind::accepting(Hook::Postrouting, ChainType::Nat, 100),
         Ownership::Owned,
     );
     link(

@@ -8,7 +8,7 @@
 
 use ir::{
     ChainId, ChainKind, ChainType, Field, Hook, KeyType, Map, MapId, MapRef, Match, Name,
-    Ownership, Policy, Provenance, Rule, Table as IrTable, Verdict,
+    Ownership, Provenance, Rule, Table as IrTable, Verdict,
 };
 
 use super::libvirt_nft::{guard, instances, plan, sorted, sub_chains, Fidelity, Planned, Table};
@@ -44,12 +44,7 @@ impl Dispatch {
             interval: false,
             elements: Vec::new(),
         });
-        let kind = ChainKind::Base {
-            hook: self.hook,
-            ty: ChainType::Filter,
-            priority: self.priority,
-            policy: Policy::Accept,
-        };
+        let kind = ChainKind::accepting(self.hook, ChainType::Filter, self.priority);
         let c = t.add_chain(self.chain, kind, Ownership::Owned);
         t.chain_mut(c).rules.push(Rule::new(
             Provenance::Layout(self.why),

@@ -42,12 +42,7 @@ pub(super) fn lower(ports: &[Port]) -> Result<Ruleset, LowerError> {
     let builtin = |t: &mut Table, chain: &str, hook, priority| {
         t.add_chain(
             ir::Name::new(chain).expect("a valid name"),
-            IrChainKind::Base {
-                hook,
-                ty: ChainType::Filter,
-                priority,
-                policy: Policy::Accept,
-            },
+            IrChainKind::accepting(hook, ChainType::Filter, priority),
             Ownership::External,
         )
     };

@@ -18,8 +18,8 @@ use std::net::IpAddr;
 
 use ir::{
     AddrRange, ChainId, ChainKind, ChainType, Comment, CtDirection, CtStates, Family, Field, Hook,
-    IntRange, IpFamily, Match, Name, Notation, Ownership, Policy, Provenance, RejectKind, Rule,
-    Ruleset, SetDir, Spelling, Table, Value, Verdict,
+    IntRange, IpFamily, Match, Name, Notation, Ownership, Provenance, RejectKind, Rule, Ruleset,
+    SetDir, Spelling, Table, Value, Verdict,
 };
 
 use super::fields::{address, bounds, compare, int, port_protocol, ports};
@@ -106,12 +106,7 @@ fn shared_chains(t: &mut Table) -> Shared {
     let builtin = |t: &mut Table, chain: &str, hook| {
         t.add_chain(
             fixed(chain),
-            ChainKind::Base {
-                hook,
-                ty: ChainType::Filter,
-                priority: 0,
-                policy: Policy::Accept,
-            },
+            ChainKind::accepting(hook, ChainType::Filter, 0),
             Ownership::External,
         )
     };
